@@ -1,0 +1,33 @@
+"""zsnr_core: the fixes of Lin et al., "Common Diffusion Noise Schedules and Sample Steps are Flawed" (WACV 2024).
+
+Zero terminal SNR (Algorithm 1), v-prediction, sample steps that start at the last timestep, and rescaled
+classifier-free guidance (Algorithm 2), exact at SNR = 0. Depends on torch and numpy only.
+"""
+from .denoisers import denoiser_from_model, timestep_from_sigma
+from .guidance import rescale_cfg
+from .losses import diffusion_loss, loss_weight, training_target, v_loss
+from .parametrization import (
+    PREDICTION_TYPES,
+    ZERO_SNR_ALPHA_BAR_CLAMP,
+    add_noise,
+    alpha_bar_from_sigma,
+    predict_eps,
+    predict_v,
+    predict_x0,
+    sigma_from_alpha_bar,
+    v_target,
+)
+from .report import TerminalSNRReport, terminal_snr_report
+from .sampling import ddim_coefficients, sample_ddim, sample_ddim_sigmas
+from .schedules import SCHEDULES, alphas_cumprod, make_betas, rescale_zero_terminal_snr, snr
+from .spacing import SPACINGS, timesteps
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "TerminalSNRReport",
+    "add_noise", "alpha_bar_from_sigma", "alphas_cumprod", "ddim_coefficients", "denoiser_from_model",
+    "diffusion_loss", "loss_weight", "make_betas", "predict_eps", "predict_v", "predict_x0",
+    "rescale_cfg", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "sigma_from_alpha_bar",
+    "snr", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss", "v_target",
+]

@@ -1,0 +1,51 @@
+"""Input checks shared by every module: each error names the value, the allowed range and the fix."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+
+def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def check_int(name: str, value, low: int, high: int | None = None, fix: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {span}, got {value}" + (f"; {fix}" if fix else ""))
+    return value
+
+
+def check_float(name: str, value, low: float = -math.inf, high: float = math.inf, fix: str = "") -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not (low <= value <= high):  # also false for NaN
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}" + (f"; {fix}" if fix else ""))
+    return value
+
+
+def check_finite(name: str, tensor: torch.Tensor) -> None:
+    if not bool(torch.isfinite(tensor).all()):
+        bad = (~torch.isfinite(tensor)).sum().item()
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf); pass finite values")
+
+
+def as_float64_vector(name: str, values) -> torch.Tensor:
+    """A 1-D float64 CPU tensor from a tensor, array or sequence, with no NaN."""
+    t = torch.as_tensor(values).detach().to("cpu", torch.float64)
+    if t.ndim != 1 or t.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {tuple(t.shape)}")
+    if bool(torch.isnan(t).any()):
+        raise ValueError(f"{name} contains NaN at index {torch.isnan(t).nonzero()[0].item()}; pass finite values")
+    return t

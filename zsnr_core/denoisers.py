@@ -1,0 +1,50 @@
+"""Adapters between a discrete-time model ε̂/v̂/x̂_0(x_t, t) and a σ-space denoiser x̂_0(x_σ, σ)."""
+from __future__ import annotations
+
+import torch
+
+from ._checks import check_choice
+from .parametrization import PREDICTION_TYPES, alpha_bar_from_sigma, predict_x0, sigma_from_alpha_bar
+from .schedules import _check_alpha_bar_vector
+
+
+def timestep_from_sigma(sigma: torch.Tensor, alphas_cumprod) -> torch.Tensor:
+    """The training timestep nearest to each σ in log σ (as ComfyUI maps σ back to t), shape (B,), int64.
+
+    σ = inf maps to the schedule's ᾱ = 0 timestep; a schedule without one refuses it.
+    """
+    ac = _check_alpha_bar_vector(alphas_cumprod)
+    log_table = sigma_from_alpha_bar(ac).log()  # (T,), +inf where ᾱ = 0
+    s = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1)
+    if bool(torch.isnan(s).any()) or bool((s <= 0).any()):
+        raise ValueError(f"sigma must be > 0 to pick a timestep, got {s.tolist()}")
+    inf = torch.isinf(s)
+    if bool(inf.any()) and ac[-1].item() != 0.0:
+        raise ValueError(
+            f"σ = inf means SNR = 0, but this schedule's last ᾱ is {ac[-1].item():.4g} > 0; "
+            "rescale it with rescale_zero_terminal_snr or start from a finite σ"
+        )
+    finite = torch.isfinite(log_table).nonzero().squeeze(1)  # all t but an ᾱ = 0 (or ᾱ = 1) end
+    dist = (s.log()[:, None] - log_table[None, finite]).abs()  # (B, T_finite)
+    t = finite[dist.argmin(dim=1)]
+    return torch.where(inf, torch.full_like(t, len(ac) - 1), t)
+
+
+def denoiser_from_model(model, alphas_cumprod, prediction_type: str = "v_prediction"):
+    """Wrap `model(x_t, t, **kw) -> raw output` as a σ-space denoiser `(x_σ, σ, **kw) -> x̂_0`.
+
+    x_t = x_σ/√(1+σ²) with the continuous σ; t is the nearest training timestep. At σ = inf, x is taken to be x_T
+    already (see sample_ddim_sigmas) and x̂_0 is exact (-v̂ for v-models).
+    """
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    ac = _check_alpha_bar_vector(alphas_cumprod)
+
+    def denoiser(x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        sigma = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1).expand(x.shape[0])
+        t = timestep_from_sigma(sigma, ac).to(x.device)
+        ab = alpha_bar_from_sigma(sigma)
+        scale = torch.where(torch.isinf(sigma), 1.0, ab.sqrt())  # (B,)
+        x_t = x * scale.to(x.device, x.dtype).view((-1,) + (1,) * (x.ndim - 1))
+        return predict_x0(model(x_t, t, **kwargs), x_t, ab, prediction_type)
+
+    return denoiser

@@ -1,0 +1,43 @@
+"""Algorithm 2 of Lin et al. (2024): classifier-free guidance rescaled to the conditional prediction's std."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import check_float
+
+
+def rescale_cfg(cond: torch.Tensor, uncond: torch.Tensor, guidance_scale: float, phi: float = 0.7) -> torch.Tensor:
+    """Algorithm 2 of Lin et al. (2024), per sample, std over every non-batch dim (images, video latents, ...).
+
+        x_cfg   = x_neg + w·(x_pos - x_neg)
+        x_rescl = x_cfg · std(x_pos)/std(x_cfg)
+        x_final = φ·x_rescl + (1 - φ)·x_cfg           so std(x_final) = φ·std(x_pos) + (1 - φ)·std(x_cfg)
+
+    It acts on whatever the tensors are (v̂ in the paper, ε̂ or x̂_0 elsewhere): the space is the caller's choice.
+    Where std(x_cfg) = 0 the sample has nothing to rescale and x_cfg is returned for it, so the result is finite
+    wherever the inputs are. Stds are taken in at least float32 (population std; the ratio is the same).
+    """
+    if not isinstance(cond, torch.Tensor) or not isinstance(uncond, torch.Tensor):
+        raise TypeError(f"cond and uncond must be tensors, got {type(cond).__name__} and {type(uncond).__name__}")
+    if cond.shape != uncond.shape:
+        raise ValueError(f"cond and uncond must have the same shape, got {tuple(cond.shape)} and {tuple(uncond.shape)}")
+    if cond.ndim < 2:
+        raise ValueError(
+            f"rescale_cfg needs a batch dim and at least one more, got shape {tuple(cond.shape)}; "
+            "add a batch dim with x[None]"
+        )
+    w = check_float("guidance_scale", guidance_scale, -math.inf, math.inf)
+    phi = check_float("phi", phi, 0.0, 1.0, fix="phi = 0 is plain CFG, the paper uses 0.7")
+    x_cfg = uncond + w * (cond - uncond)
+    if phi == 0.0:
+        return x_cfg
+    dims = tuple(range(1, cond.ndim))
+    work = torch.promote_types(cond.dtype, torch.float32)
+    std_pos = cond.to(work).std(dim=dims, correction=0, keepdim=True)
+    std_cfg = x_cfg.to(work).std(dim=dims, correction=0, keepdim=True)
+    nonzero = std_cfg > 0
+    ratio = torch.where(nonzero, std_pos / torch.where(nonzero, std_cfg, 1.0), 1.0)
+    factor = (phi * ratio + (1.0 - phi)).to(x_cfg.dtype)
+    return x_cfg * factor

@@ -1,0 +1,146 @@
+"""Every ε / v / x̂0 / σ ↔ ᾱ conversion, exact at ᾱ = 0 (SNR = 0), after Lin et al. (2024), section 3.2.
+
+Notation (variable → symbol):
+    alpha_bar_t   ᾱ_t                    x_t           √ᾱ_t·x_0 + √(1-ᾱ_t)·ε   (variance preserving)
+    model_output  ε̂, v̂ or x̂_0           sigma         σ = √((1-ᾱ)/ᾱ), k-diffusion's noise level
+    v             √ᾱ_t·ε - √(1-ᾱ_t)·x_0  x (σ-space)   x_σ = x_0 + σ·ε = x_t·√(1+σ²)
+
+`alpha_bar_t` is a float, a 0-d tensor, or a tensor of shape (B,) with one ᾱ per sample.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import check_choice, check_float
+
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+
+# σ-space consumers (k-diffusion, ComfyUI, A1111) cannot hold σ = ∞, so SNR = 0 needs a finite stand-in there.
+# This is the one clamp in the library: ComfyUI, A1111 and Forge set ᾱ_T = 4.8973451890853435e-8
+# (σ = 4518.76, √ᾱ = 2.2e-4); diffusers' Euler/DPM++/UniPC use 2⁻²⁴ (σ = 4096). We take ComfyUI's value so
+# that a schedule exported with clamp=True gives the σ table ComfyUI itself builds for zero-SNR models.
+# Everything in ᾱ-space, and the σ-space sampler given σ = inf, stays exact and never uses it.
+ZERO_SNR_ALPHA_BAR_CLAMP = 4.8973451890853435e-08
+
+EPSILON_AT_ZERO_SNR = (
+    "prediction_type='epsilon' is undefined at ᾱ = 0 (SNR = 0): x̂0 = (x_t - √(1-ᾱ)·ε̂)/√ᾱ divides 0 by 0, "
+    "so peers return inf or black images there. An ε-model cannot sample a zero-terminal-SNR schedule: use a "
+    "v_prediction (or sample) model with it, or keep the model's own schedule (ᾱ_T > 0) with an ε-model."
+)
+
+
+def _coefficients(alpha_bar_t, like: torch.Tensor):
+    """(√ᾱ, √(1-ᾱ), ᾱ == 0 anywhere, ᾱ == 1 anywhere), broadcastable against `like` of shape (B, ...)."""
+    if isinstance(alpha_bar_t, torch.Tensor) and alpha_bar_t.ndim > 0:
+        if alpha_bar_t.ndim != 1 or alpha_bar_t.shape[0] != like.shape[0]:
+            raise ValueError(
+                f"alpha_bar_t must be a float or have shape (B,) = ({like.shape[0]},), "
+                f"got shape {tuple(alpha_bar_t.shape)}"
+            )
+        ab = alpha_bar_t.detach().to(torch.float64)
+        if bool(torch.isnan(ab).any()) or bool(((ab < 0) | (ab > 1)).any()):
+            raise ValueError(f"alpha_bar_t must lie in [0, 1], got {alpha_bar_t.tolist()}")
+        shape = (-1,) + (1,) * (like.ndim - 1)
+        a = ab.sqrt().to(like.device, like.dtype).view(shape)
+        b = (1 - ab).sqrt().to(like.device, like.dtype).view(shape)
+        return a, b, bool((ab == 0).any()), bool((ab == 1).any())
+    ab = check_float("alpha_bar_t", alpha_bar_t, 0.0, 1.0)
+    return math.sqrt(ab), math.sqrt(1.0 - ab), ab == 0.0, ab == 1.0
+
+
+def predict_x0(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
+    """x̂_0 from the model's output: equation (19) for v, exact at ᾱ = 0 where x̂_0 = -v̂."""
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    a, b, zero, _ = _coefficients(alpha_bar_t, x_t)
+    if prediction_type == "v_prediction":
+        return a * x_t - b * model_output
+    if prediction_type == "sample":
+        return model_output
+    if zero:
+        raise ValueError(EPSILON_AT_ZERO_SNR)
+    return (x_t - b * model_output) / a
+
+
+def predict_eps(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
+    """ε̂ from the model's output: equation (17) for v, exact at ᾱ = 0 where ε̂ = x_T."""
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    a, b, zero, one = _coefficients(alpha_bar_t, x_t)
+    if prediction_type == "v_prediction":
+        return a * model_output + b * x_t
+    if prediction_type == "epsilon":
+        if zero:
+            raise ValueError(EPSILON_AT_ZERO_SNR)
+        return model_output
+    if one:
+        raise ValueError(
+            "prediction_type='sample' gives no ε̂ at ᾱ = 1: x_t = x_0 carries no noise; "
+            "evaluate the model only at timesteps with ᾱ < 1"
+        )
+    return (x_t - a * model_output) / b
+
+
+def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
+    """v̂ = √ᾱ·ε̂ - √(1-ᾱ)·x̂_0 from the model's output (ε-models: undefined at ᾱ = 0, refused)."""
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    if prediction_type == "v_prediction":
+        return model_output
+    a, b, _, _ = _coefficients(alpha_bar_t, x_t)
+    x0 = predict_x0(model_output, x_t, alpha_bar_t, prediction_type)
+    eps = predict_eps(model_output, x_t, alpha_bar_t, prediction_type)
+    return a * eps - b * x0
+
+
+def v_target(x0, noise, alpha_bar_t) -> torch.Tensor:
+    """The v-prediction training target v = √ᾱ·ε - √(1-ᾱ)·x_0 (Salimans & Ho 2022); -x_0 at ᾱ = 0."""
+    a, b, _, _ = _coefficients(alpha_bar_t, x0)
+    return a * noise - b * x0
+
+
+def add_noise(x0, noise, alpha_bar_t) -> torch.Tensor:
+    """The forward process x_t = √ᾱ·x_0 + √(1-ᾱ)·ε; pure noise at ᾱ = 0."""
+    a, b, _, _ = _coefficients(alpha_bar_t, x0)
+    return a * x0 + b * noise
+
+
+def sigma_from_alpha_bar(alpha_bar, clamp: bool = False):
+    """σ = √((1-ᾱ)/ᾱ): +inf where ᾱ = 0 (exact), or, with clamp=True, the σ of ZERO_SNR_ALPHA_BAR_CLAMP there.
+
+    Only exact zeros are clamped: a schedule whose smallest ᾱ is below the clamp but positive (cosine's
+    2.4e-9) keeps its own σ. Takes a float or a tensor; returns the same kind (tensors as float64).
+    """
+    if isinstance(alpha_bar, torch.Tensor):
+        ab = alpha_bar.detach().to(torch.float64)
+        if bool(torch.isnan(ab).any()) or bool(((ab < 0) | (ab > 1)).any()):
+            raise ValueError(f"alpha_bar must lie in [0, 1], got min {ab.min().item()}, max {ab.max().item()}")
+        if clamp:
+            ab = torch.where(ab == 0, torch.full_like(ab, ZERO_SNR_ALPHA_BAR_CLAMP), ab)
+        return ((1 - ab) / ab).sqrt()
+    ab = check_float("alpha_bar", alpha_bar, 0.0, 1.0)
+    if ab == 0.0:
+        if not clamp:
+            return math.inf
+        ab = ZERO_SNR_ALPHA_BAR_CLAMP
+    return math.sqrt((1.0 - ab) / ab)
+
+
+def alpha_bar_from_sigma(sigma):
+    """ᾱ = 1/(1+σ²): exactly 0 at σ = inf and 1 at σ = 0. Takes a float or a tensor; returns the same kind."""
+    if isinstance(sigma, torch.Tensor):
+        s = sigma.detach().to(torch.float64)
+        if bool(torch.isnan(s).any()) or bool((s < 0).any()):
+            raise ValueError(f"sigma must be >= 0 (inf allowed), got min {s.min().item()}")
+        return 1.0 / (1.0 + s * s)
+    s = check_float("sigma", sigma, 0.0, math.inf)
+    return 1.0 / (1.0 + s * s)
+
+
+def eps_from_denoised(x, denoised, sigma: float) -> torch.Tensor:
+    """ε̂ = (x_σ - x̂_0)/σ in σ-space. At σ = inf, x is carried in variance-preserving scale (x = x_T), so ε̂ = x."""
+    sigma = check_float("sigma", sigma, 0.0, math.inf)
+    if sigma == 0.0:
+        raise ValueError("ε̂ is undefined at σ = 0 (no noise left); evaluate the denoiser only at σ > 0")
+    if math.isinf(sigma):
+        return x
+    return (x - denoised) / sigma

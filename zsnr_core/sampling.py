@@ -1,0 +1,163 @@
+"""DDIM and DDPM-like ancestral samplers that start exactly at SNR = 0, after Lin et al. (2024), section 3.2.
+
+Notation (variable → symbol):
+    ts[i], ts[i+1]      t and the next entry of the given timesteps (never t - T//S: see spacing.py)
+    ab[i]               ᾱ_t; after the last entry ᾱ = 1, so the last step returns x̂_0 itself
+    x0, eps             x̂_0 (eq. 19) and ε̂ (eq. 17) from parametrization.py
+    eta                 η of DDIM: 0 deterministic (eq. 21), 1 the DDPM posterior (eq. 20)
+    sigmas[i]           σ of k-diffusion's σ-space, x_σ = x_0 + σ·ε
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import as_float64_vector, check_choice, check_finite, check_float
+from ._progress import progress
+from .parametrization import EPSILON_AT_ZERO_SNR, PREDICTION_TYPES, alpha_bar_from_sigma, eps_from_denoised, predict_eps, predict_x0
+from .schedules import _check_alpha_bar_vector
+
+
+def ddim_coefficients(alpha_bar_t: float, alpha_bar_next: float, eta: float = 0.0) -> tuple[float, float, float]:
+    """(c_x0, c_eps, c_noise) of x_next = c_x0·x̂_0 + c_eps·ε̂ + c_noise·z: DDIM, eq. (12) of Song et al. (2021).
+
+    With η = 0 this is equation (21) of Lin et al. (2024). With η = 1, c_noise² is the DDPM posterior variance
+    β̃ = (1-ᾱ_next)/(1-ᾱ_t)·(1-ᾱ_t/ᾱ_next) and the mean is equation (20) in x̂_0-form; both stay finite at ᾱ_t = 0.
+    Needs 0 <= ᾱ_t < 1 and ᾱ_t <= ᾱ_next, ᾱ_next > 0. Float64 throughout.
+    """
+    var = eta * eta * (1.0 - alpha_bar_next) / (1.0 - alpha_bar_t) * (1.0 - alpha_bar_t / alpha_bar_next)
+    return math.sqrt(alpha_bar_next), math.sqrt(max(1.0 - alpha_bar_next - var, 0.0)), math.sqrt(var)
+
+
+def _check_eta(eta) -> float:
+    return check_float("eta", eta, 0.0, 1.0, fix="0 is deterministic DDIM, 1 the DDPM posterior")
+
+
+def _check_timesteps(timesteps, num_train_timesteps: int) -> list[int]:
+    ts = torch.as_tensor(timesteps)
+    if ts.ndim != 1 or ts.numel() == 0 or ts.is_floating_point() or ts.is_complex() or ts.dtype == torch.bool:
+        raise ValueError(
+            f"timesteps must be a non-empty 1-D integer tensor, got dtype {ts.dtype} and shape {tuple(ts.shape)}; "
+            "make them with zsnr_core.timesteps()"
+        )
+    ts = ts.tolist()
+    if min(ts) < 0 or max(ts) >= num_train_timesteps:
+        raise ValueError(f"timesteps must lie in [0, {num_train_timesteps - 1}], got min {min(ts)}, max {max(ts)}")
+    for i in range(len(ts) - 1):
+        if ts[i + 1] >= ts[i]:
+            raise ValueError(
+                f"timesteps must be strictly descending, got timesteps[{i}] = {ts[i]} then "
+                f"timesteps[{i + 1}] = {ts[i + 1]}; sort them in descending order without repeats"
+            )
+    return ts
+
+
+def _raise_if_nonfinite(flags: list[torch.Tensor], where: list) -> None:
+    ok = torch.stack(flags)
+    if not bool(ok.all()):
+        i = int((~ok).nonzero()[0])
+        raise FloatingPointError(
+            f"the model returned NaN or inf at step {i} ({where[i]}), so the sample is not finite; "
+            "check the model, its dtype (fp16 overflow?) and its inputs"
+        )
+
+
+def sample_ddim(
+    model,
+    x: torch.Tensor,
+    alphas_cumprod,
+    timesteps,
+    prediction_type: str = "v_prediction",
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    callback=None,
+    disable: bool | None = None,
+) -> torch.Tensor:
+    """DDIM with the sample steps of Lin et al. (2024): exactly at the given timesteps, exact at ᾱ = 0 (eq. 21).
+
+    `model(x_t, t)` returns the raw model output for a LongTensor t of shape (B,) and is called once per entry of
+    `timesteps`, in order. `x` is x_T (for a zero-SNR schedule, unit Gaussian noise). Each step goes to the next
+    entry's ᾱ and the last to ᾱ = 1, so the result is the clean sample. `eta` = 1 gives DDPM-like ancestral steps
+    whose noise is drawn with `generator` (on x's device). `callback` gets {"i", "t", "x", "denoised"} after each
+    model call, before the step. ε-prediction at a first timestep with ᾱ = 0 is refused before any model call.
+    """
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    eta = _check_eta(eta)
+    ac = _check_alpha_bar_vector(alphas_cumprod)
+    if bool((ac[1:] > ac[:-1]).any()):
+        raise ValueError("alphas_cumprod must be non-increasing in t; build it with zsnr_core.alphas_cumprod(betas)")
+    ts = _check_timesteps(timesteps, len(ac))
+    ab = ac[ts].tolist() + [1.0]
+    if ab[0] == 0.0 and prediction_type == "epsilon":
+        raise ValueError(EPSILON_AT_ZERO_SNR)
+    for i in range(len(ts)):
+        if ab[i] >= 1.0 or (i > 0 and ab[i] == 0.0):
+            raise ValueError(
+                f"ᾱ at timestep {ts[i]} is {ab[i]}: the model can be evaluated where 0 < ᾱ < 1, or at ᾱ = 0 for the "
+                "first timestep only; check the schedule"
+            )
+    check_finite("x", x)
+    coefs = [ddim_coefficients(ab[i], ab[i + 1], eta) for i in range(len(ts))]
+    t_in = [torch.full((x.shape[0],), t, dtype=torch.long, device=x.device) for t in ts]
+    flags = []
+    for i in progress(len(ts), disable):
+        out = model(x, t_in[i])
+        if i == 0 and out.shape != x.shape:
+            raise ValueError(f"the model must return the shape of x {tuple(x.shape)}, got {tuple(out.shape)}")
+        flags.append(torch.isfinite(out).all())
+        x0 = predict_x0(out, x, ab[i], prediction_type)
+        eps = predict_eps(out, x, ab[i], prediction_type)
+        if callback is not None:
+            callback({"i": i, "t": ts[i], "x": x, "denoised": x0})
+        c_x0, c_eps, c_noise = coefs[i]
+        x = c_x0 * x0 + c_eps * eps
+        if c_noise > 0.0:
+            x = x + c_noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    _raise_if_nonfinite(flags, [f"t = {t}" for t in ts])
+    return x
+
+
+def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=0.0, noise_sampler=None):
+    """DDIM (Song et al. 2021) in k-diffusion's σ-space, exact from σ = ∞ (Lin et al. 2024, eq. 21).
+
+    `model(x, sigma, **extra_args)` is a denoiser returning x̂_0 (as ComfyUI and k-diffusion provide); `sigmas` is
+    descending and usually ends at 0. For finite σ this is DDIM along exactly these σ (with η = 0 it equals Euler).
+    An infinite sigmas[0] means SNR = 0 exactly: x̂_0·(1+σ²)^½ cannot be stored there, so x is then carried in
+    variance-preserving scale, x = x_T (plain unit noise, not noise·σ), the model is called with σ = inf, and
+    ε̂ = x_T. A finite σ, ZERO_SNR_ALPHA_BAR_CLAMP's too, is taken as the finite noise level it is. η = 1 adds
+    DDPM posterior noise from `noise_sampler(sigma, sigma_next)` (default: randn seeded by extra_args["seed"]).
+    `callback` gets k-diffusion's keys {"i", "x", "sigma", "sigma_hat", "denoised"}.
+    """
+    extra_args = {} if extra_args is None else extra_args
+    eta = _check_eta(eta)
+    s = as_float64_vector("sigmas", sigmas).tolist()
+    if len(s) < 2:
+        raise ValueError(f"sigmas needs at least 2 entries (from and to), got {len(s)}")
+    for i in range(len(s) - 1):
+        if not s[i + 1] < s[i]:
+            raise ValueError(f"sigmas must be strictly descending, got sigmas[{i}] = {s[i]} then sigmas[{i + 1}] = {s[i + 1]}")
+    if s[-1] < 0:
+        raise ValueError(f"sigmas must be >= 0, got sigmas[-1] = {s[-1]}")
+    if not bool(torch.isfinite(x).all()):
+        fix = " (with sigmas[0] = inf pass x = noise, not noise * sigmas[0])" if math.isinf(s[0]) else ""
+        raise ValueError(f"x contains NaN or inf{fix}")
+    if eta > 0.0 and noise_sampler is None:
+        seed = extra_args.get("seed")
+        gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
+        noise_sampler = lambda sigma, sigma_next: torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)  # noqa: E731
+    ab = [alpha_bar_from_sigma(v) for v in s]
+    s_in = x.new_ones([x.shape[0]])
+    flags = []
+    for i in progress(len(s) - 1, disable):
+        denoised = model(x, sigmas[i] * s_in, **extra_args)
+        flags.append(torch.isfinite(denoised).all())
+        if callback is not None:
+            callback({"i": i, "x": x, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
+        eps = eps_from_denoised(x, denoised, s[i])
+        c_x0, c_eps, c_noise = ddim_coefficients(ab[i], ab[i + 1], eta)
+        x = denoised + (c_eps / c_x0) * eps  # x_σ = x_t/√ᾱ: divide the VP step by c_x0 = √ᾱ_next
+        if c_noise > 0.0:
+            x = x + (c_noise / c_x0) * noise_sampler(sigmas[i], sigmas[i + 1])
+    _raise_if_nonfinite(flags, [f"sigma = {v}" for v in s[:-1]])
+    return x
