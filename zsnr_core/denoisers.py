@@ -11,10 +11,11 @@ from .schedules import _check_alpha_bar_vector
 def timestep_from_sigma(sigma: torch.Tensor, alphas_cumprod) -> torch.Tensor:
     """The training timestep nearest to each σ in log σ (as ComfyUI maps σ back to t), shape (B,), int64.
 
-    σ = inf maps to the schedule's ᾱ = 0 timestep; a schedule without one refuses it.
+    σ = inf maps to the schedule's ᾱ = 0 timestep, and so does ZERO_SNR_ALPHA_BAR_CLAMP's σ, as in ComfyUI's
+    tables; a schedule without an ᾱ = 0 timestep refuses σ = inf.
     """
     ac = _check_alpha_bar_vector(alphas_cumprod)
-    log_table = sigma_from_alpha_bar(ac).log()  # (T,), +inf where ᾱ = 0
+    log_table = sigma_from_alpha_bar(ac, clamp=True).log()  # (T,), the clamp's σ where ᾱ = 0
     s = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1)
     if bool(torch.isnan(s).any()) or bool((s <= 0).any()):
         raise ValueError(f"sigma must be > 0 to pick a timestep, got {s.tolist()}")
@@ -24,7 +25,7 @@ def timestep_from_sigma(sigma: torch.Tensor, alphas_cumprod) -> torch.Tensor:
             f"σ = inf means SNR = 0, but this schedule's last ᾱ is {ac[-1].item():.4g} > 0; "
             "rescale it with rescale_zero_terminal_snr or start from a finite σ"
         )
-    finite = torch.isfinite(log_table).nonzero().squeeze(1)  # all t but an ᾱ = 0 (or ᾱ = 1) end
+    finite = torch.isfinite(log_table).nonzero().squeeze(1)  # all t but an ᾱ = 1 start
     dist = (s.log()[:, None] - log_table[None, finite]).abs()  # (B, T_finite)
     t = finite[dist.argmin(dim=1)]
     return torch.where(inf, torch.full_like(t, len(ac) - 1), t)

@@ -1,7 +1,7 @@
 """Sample-step spacings of Table 2 of Lin et al. (2024), 0-indexed and descending, as diffusers' DDIMScheduler.
 
     leading   (DDIM, PNDM, SD)   t_i = i·⌊T/S⌋ + steps_offset    never reaches T - 1
-    linspace  (iDDPM, DPM-Solv.) round(linspace(0, T-1, S))       starts at T - 1, ends at 0
+    linspace  (iDDPM, DPM-Solv.) round(linspace(0, T-1, S))       starts at T - 1 (one step: t = 0), ends at 0
     trailing  (the paper's)      round(T - i·T/S) - 1             starts at T - 1
 
 The values are diffusers' to the last rounding tie, with one difference: diffusers' trailing spacing returns
