@@ -138,3 +138,16 @@ def test_no_nan_or_inf_leaks_anywhere_on_a_zero_snr_schedule(sd_zero_snr_ac, dev
     outputs.append(z.alpha_bar_from_sigma(z.sigma_from_alpha_bar(ab)))
     for o in outputs:
         assert bool(torch.isfinite(o).all())
+
+
+@pytest.mark.parametrize("kind", z.PREDICTION_TYPES)
+@pytest.mark.parametrize("ab", [0.0, 1e-8, 0.4, 0.999])
+def test_conversion_coefficients_are_the_conversions(kind, ab):
+    if kind == "epsilon" and ab == 0.0:
+        with pytest.raises(ValueError, match="undefined at ᾱ = 0"):
+            z.conversion_coefficients(ab, kind)
+        return
+    out, x_t = _data(7)
+    p, q, r, s = z.conversion_coefficients(ab, kind)
+    assert torch.allclose(p * x_t + q * out, z.predict_x0(out, x_t, ab, kind), rtol=1e-12, atol=1e-12)
+    assert torch.allclose(r * x_t + s * out, z.predict_eps(out, x_t, ab, kind), rtol=1e-12, atol=1e-12)

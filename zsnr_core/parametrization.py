@@ -50,35 +50,70 @@ def _coefficients(alpha_bar_t, like: torch.Tensor):
     return math.sqrt(ab), math.sqrt(1.0 - ab), ab == 0.0, ab == 1.0
 
 
+def _x0_coefficients(a, b, prediction_type: str):
+    """(p, q) with x̂_0 = p·x_t + q·output. v: equation (19); ε: (x_t - √(1-ᾱ)ε̂)/√ᾱ, which needs ᾱ > 0."""
+    if prediction_type == "v_prediction":
+        return a, -b
+    if prediction_type == "epsilon":
+        return 1.0 / a, -b / a
+    return 0.0, 1.0
+
+
+def _eps_coefficients(a, b, prediction_type: str):
+    """(r, s) with ε̂ = r·x_t + s·output. v: equation (17); x_0: (x_t - √ᾱ·x̂_0)/√(1-ᾱ), which needs ᾱ < 1."""
+    if prediction_type == "v_prediction":
+        return b, a
+    if prediction_type == "epsilon":
+        return 0.0, 1.0
+    return 1.0 / b, -a / b
+
+
+def _combine(p, x_t, q, model_output):
+    """p·x_t + q·output, skipping exact 0 and 1 scalars so that x̂_0 = -v̂ and ε̂ = x_T hold to the bit at ᾱ = 0."""
+    if isinstance(p, float) and p == 0.0:
+        return model_output if isinstance(q, float) and q == 1.0 else q * model_output
+    out = q * model_output
+    return out + (x_t if isinstance(p, float) and p == 1.0 else p * x_t)
+
+
+def conversion_coefficients(alpha_bar_t: float, prediction_type: str) -> tuple[float, float, float, float]:
+    """Scalars (p, q, r, s) with x̂_0 = p·x_t + q·output and ε̂ = r·x_t + s·output at one ᾱ (float64).
+
+    Every conversion below is one of these linear maps; samplers fold them into their step. Refuses ε-prediction
+    at ᾱ = 0 and x_0-prediction's ε̂ at ᾱ = 1, where the maps do not exist.
+    """
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    a, b, zero, one = _coefficients(alpha_bar_t, torch.empty(1))
+    _refuse_singular(prediction_type, zero, one, need_eps=True)
+    return (*_x0_coefficients(a, b, prediction_type), *_eps_coefficients(a, b, prediction_type))
+
+
+def _refuse_singular(prediction_type: str, zero: bool, one: bool, need_eps: bool) -> None:
+    if prediction_type == "epsilon" and zero:
+        raise ValueError(EPSILON_AT_ZERO_SNR)
+    if prediction_type == "sample" and one and need_eps:
+        raise ValueError(
+            "prediction_type='sample' gives no ε̂ at ᾱ = 1: x_t = x_0 carries no noise; "
+            "evaluate the model only at timesteps with ᾱ < 1"
+        )
+
+
 def predict_x0(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """x̂_0 from the model's output: equation (19) for v, exact at ᾱ = 0 where x̂_0 = -v̂."""
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    a, b, zero, _ = _coefficients(alpha_bar_t, x_t)
-    if prediction_type == "v_prediction":
-        return a * x_t - b * model_output
-    if prediction_type == "sample":
-        return model_output
-    if zero:
-        raise ValueError(EPSILON_AT_ZERO_SNR)
-    return (x_t - b * model_output) / a
+    a, b, zero, one = _coefficients(alpha_bar_t, x_t)
+    _refuse_singular(prediction_type, zero, one, need_eps=False)
+    p, q = _x0_coefficients(a, b, prediction_type)
+    return _combine(p, x_t, q, model_output)
 
 
 def predict_eps(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """ε̂ from the model's output: equation (17) for v, exact at ᾱ = 0 where ε̂ = x_T."""
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     a, b, zero, one = _coefficients(alpha_bar_t, x_t)
-    if prediction_type == "v_prediction":
-        return a * model_output + b * x_t
-    if prediction_type == "epsilon":
-        if zero:
-            raise ValueError(EPSILON_AT_ZERO_SNR)
-        return model_output
-    if one:
-        raise ValueError(
-            "prediction_type='sample' gives no ε̂ at ᾱ = 1: x_t = x_0 carries no noise; "
-            "evaluate the model only at timesteps with ᾱ < 1"
-        )
-    return (x_t - a * model_output) / b
+    _refuse_singular(prediction_type, zero, one, need_eps=True)
+    r, s = _eps_coefficients(a, b, prediction_type)
+    return _combine(r, x_t, s, model_output)
 
 
 def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:

@@ -15,7 +15,14 @@ import torch
 
 from ._checks import as_float64_vector, check_choice, check_finite, check_float
 from ._progress import progress
-from .parametrization import EPSILON_AT_ZERO_SNR, PREDICTION_TYPES, alpha_bar_from_sigma, eps_from_denoised, predict_eps, predict_x0
+from .parametrization import (
+    EPSILON_AT_ZERO_SNR,
+    PREDICTION_TYPES,
+    alpha_bar_from_sigma,
+    conversion_coefficients,
+    eps_from_denoised,
+    predict_x0,
+)
 from .schedules import _check_alpha_bar_vector
 
 
@@ -53,8 +60,8 @@ def _check_timesteps(timesteps, num_train_timesteps: int) -> list[int]:
     return ts
 
 
-def _raise_if_nonfinite(flags: list[torch.Tensor], where: list) -> None:
-    ok = torch.stack(flags)
+def _raise_if_nonfinite(sums: list[torch.Tensor], where: list) -> None:
+    ok = torch.isfinite(torch.stack(sums))
     if not bool(ok.all()):
         i = int((~ok).nonzero()[0])
         raise FloatingPointError(
@@ -98,23 +105,25 @@ def sample_ddim(
                 "first timestep only; check the schedule"
             )
     check_finite("x", x)
-    coefs = [ddim_coefficients(ab[i], ab[i + 1], eta) for i in range(len(ts))]
+    steps = []  # x_next = A·x_t + B·output + C·z: the DDIM step with x̂_0 and ε̂ (eqs. 17, 19) folded in
+    for i in range(len(ts)):
+        p, q, r, s = conversion_coefficients(ab[i], prediction_type)
+        c_x0, c_eps, c_noise = ddim_coefficients(ab[i], ab[i + 1], eta)
+        steps.append((c_x0 * p + c_eps * r, c_x0 * q + c_eps * s, c_noise))
     t_in = [torch.full((x.shape[0],), t, dtype=torch.long, device=x.device) for t in ts]
-    flags = []
+    sums = []  # one float32 sum per model output: non-finite iff the output is, read once at the end
     for i in progress(len(ts), disable):
         out = model(x, t_in[i])
         if i == 0 and out.shape != x.shape:
             raise ValueError(f"the model must return the shape of x {tuple(x.shape)}, got {tuple(out.shape)}")
-        flags.append(torch.isfinite(out).all())
-        x0 = predict_x0(out, x, ab[i], prediction_type)
-        eps = predict_eps(out, x, ab[i], prediction_type)
+        sums.append(out.sum(dtype=torch.float32))
         if callback is not None:
-            callback({"i": i, "t": ts[i], "x": x, "denoised": x0})
-        c_x0, c_eps, c_noise = coefs[i]
-        x = c_x0 * x0 + c_eps * eps
-        if c_noise > 0.0:
-            x = x + c_noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    _raise_if_nonfinite(flags, [f"t = {t}" for t in ts])
+            callback({"i": i, "t": ts[i], "x": x, "denoised": predict_x0(out, x, ab[i], prediction_type)})
+        A, B, C = steps[i]
+        x = torch.add(A * x, out, alpha=B) if A != 0.0 else B * out
+        if C > 0.0:
+            x = x + C * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    _raise_if_nonfinite(sums, [f"t = {t}" for t in ts])
     return x
 
 
@@ -148,10 +157,10 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         noise_sampler = lambda sigma, sigma_next: torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)  # noqa: E731
     ab = [alpha_bar_from_sigma(v) for v in s]
     s_in = x.new_ones([x.shape[0]])
-    flags = []
+    sums = []
     for i in progress(len(s) - 1, disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)
-        flags.append(torch.isfinite(denoised).all())
+        sums.append(denoised.sum(dtype=torch.float32))
         if callback is not None:
             callback({"i": i, "x": x, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         eps = eps_from_denoised(x, denoised, s[i])
@@ -159,5 +168,5 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         x = denoised + (c_eps / c_x0) * eps  # x_σ = x_t/√ᾱ: divide the VP step by c_x0 = √ᾱ_next
         if c_noise > 0.0:
             x = x + (c_noise / c_x0) * noise_sampler(sigmas[i], sigmas[i + 1])
-    _raise_if_nonfinite(flags, [f"sigma = {v}" for v in s[:-1]])
+    _raise_if_nonfinite(sums, [f"sigma = {v}" for v in s[:-1]])
     return x

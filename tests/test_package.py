@@ -1,0 +1,77 @@
+"""Packaging promises: torch and numpy only, a ComfyUI entry that is inert outside ComfyUI, the report command."""
+import importlib.util
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import zsnr_core as z
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_core_imports_only_torch_and_numpy():
+    probe = _python(
+        "import sys, torch, numpy; before = set(sys.modules); import zsnr_core; "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; print(sorted(new))")
+    assert probe.returncode == 0, probe.stderr
+    loaded = set(eval(probe.stdout))
+    for banned in ("comfy", "comfy_api", "matplotlib", "diffusers", "tqdm", "IPython", "scipy", "safetensors"):
+        assert banned not in loaded
+
+
+SAMPLE = ("ac = z.alphas_cumprod(z.rescale_zero_terminal_snr(z.make_betas('linear'))); "
+          "x = z.sample_ddim(lambda x, t: torch.zeros_like(x), torch.ones(1, 2), ac, z.timesteps(3), disable=False)")
+
+
+def test_samplers_run_with_progress_bars_when_tqdm_is_missing():
+    probe = _python(f"import sys; sys.modules['tqdm'] = None; import torch, zsnr_core as z; {SAMPLE}; print(x.tolist())")
+    assert probe.returncode == 0, probe.stderr
+    scope = {"torch": __import__("torch"), "z": z}
+    exec(SAMPLE, scope)  # with tqdm, in this process
+    assert probe.stdout.strip() == str(scope["x"].tolist())
+
+
+def test_every_public_name_is_exported():
+    for name in z.__all__:
+        assert getattr(z, name) is not None
+    for name in ("make_betas", "alphas_cumprod", "snr", "rescale_zero_terminal_snr", "timesteps", "predict_x0",
+                 "predict_eps", "v_target", "sample_ddim", "rescale_cfg", "sample_ddim_sigmas"):
+        assert name in z.__all__  # the issue's fixed API
+
+
+def test_comfyui_entry_is_inert_without_comfyui():
+    spec = importlib.util.spec_from_file_location("zsnr_custom_node", ROOT / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    public = [n for n in vars(module) if not n.startswith("__")]
+    assert public == [] and "comfy_api" not in sys.modules
+
+
+def test_requirements_never_list_torch():
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert not any(re.match(r"^torch\b", ln, re.I) for ln in lines if ln)
+
+
+def test_report_command_prints_sd_before_and_after():
+    run = subprocess.run([sys.executable, "-m", "zsnr_core", "report"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    rows = {ln.split("  ")[0].strip(): ln for ln in run.stdout.splitlines() if ln.startswith("scaled_linear")}
+    assert "0.0682649" in rows["scaled_linear"] and "4.6819e-03" in rows["scaled_linear"]
+    after = rows["scaled_linear + Algorithm 1"].split()
+    assert after[-5:-1] == ["0.999575", "0", "0", "inf"] and after[-1] == "(4518.76)"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "--schedule", "cosine"], "invalid choice: 'cosine'"),
+    (["report", "--timesteps", "1"], "num_train_timesteps must be >= 2, got 1"),
+])
+def test_report_command_bad_options(argv, message):
+    run = subprocess.run([sys.executable, "-m", "zsnr_core", *argv], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and message in run.stderr
