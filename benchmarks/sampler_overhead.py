@@ -1,6 +1,6 @@
 """Per-step overhead of zsnr_core's samplers over a bare loop of the same model calls.
 
-    python benchmarks/sampler_overhead.py [--steps 50] [--repeats 15] [--device cpu|cuda]
+    python benchmarks/sampler_overhead.py [--steps 50] [--repeats 15] [--width 64] [--device cpu|cuda]
 
 A (1, 4, 64, 64) latent and a small conv net (three 3x3 convs, 64 channels, a timestep embedding). Two figures:
 - ratio: each repeat times the bare loop and the sampler back to back (in alternating order), so both see the same
@@ -51,11 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--width", type=int, default=64, help="conv channels of the model (default: 64)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = SmallConvNet().to(device).eval()
+    model = SmallConvNet(width=args.width).to(device).eval()
     ac = z.alphas_cumprod(z.rescale_zero_terminal_snr(z.make_betas("scaled_linear")))
     ts = z.timesteps(args.steps)
     x = torch.randn(1, 4, 64, 64, device=device)
@@ -77,7 +78,7 @@ def main() -> None:
             lambda: z.sample_ddim_sigmas(denoiser, x, sigmas, disable=True)),
     }
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, latent {tuple(x.shape)}, "
-          f"{args.steps} steps, {args.repeats} repeats")
+          f"width {args.width}, {args.steps} steps, {args.repeats} repeats")
     ready = model(x, t_in[0]).detach()
     free = {"sample_ddim": lambda: z.sample_ddim(lambda x, t: ready, x, ac, ts, disable=True),
             "sample_ddim_sigmas": lambda: z.sample_ddim_sigmas(lambda x, s: ready, x, sigmas, disable=True)}

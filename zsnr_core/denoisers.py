@@ -14,35 +14,47 @@ def timestep_from_sigma(sigma: torch.Tensor, alphas_cumprod) -> torch.Tensor:
     σ = inf maps to the schedule's ᾱ = 0 timestep, and so does ZERO_SNR_ALPHA_BAR_CLAMP's σ, as in ComfyUI's
     tables; a schedule without an ᾱ = 0 timestep refuses σ = inf.
     """
-    ac = _check_alpha_bar_vector(alphas_cumprod)
-    log_table = sigma_from_alpha_bar(ac, clamp=True).log()  # (T,), the clamp's σ where ᾱ = 0
-    s = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1)
-    if bool(torch.isnan(s).any()) or bool((s <= 0).any()):
-        raise ValueError(f"sigma must be > 0 to pick a timestep, got {s.tolist()}")
-    inf = torch.isinf(s)
-    if bool(inf.any()) and ac[-1].item() != 0.0:
-        raise ValueError(
-            f"σ = inf means SNR = 0, but this schedule's last ᾱ is {ac[-1].item():.4g} > 0; "
-            "rescale it with rescale_zero_terminal_snr or start from a finite σ"
-        )
-    finite = torch.isfinite(log_table).nonzero().squeeze(1)  # all t but an ᾱ = 1 start
-    dist = (s.log()[:, None] - log_table[None, finite]).abs()  # (B, T_finite)
-    t = finite[dist.argmin(dim=1)]
-    return torch.where(inf, torch.full_like(t, len(ac) - 1), t)
+    return _SigmaTable(alphas_cumprod).timesteps(sigma)
+
+
+class _SigmaTable:
+    """log σ of every training timestep, built once (float64, CPU)."""
+
+    def __init__(self, alphas_cumprod):
+        ac = _check_alpha_bar_vector(alphas_cumprod)
+        log_table = sigma_from_alpha_bar(ac, clamp=True).log()  # (T,), the clamp's σ where ᾱ = 0
+        self.index = torch.isfinite(log_table).nonzero().squeeze(1)  # all t but an ᾱ = 1 start
+        self.log_sigma = log_table[self.index]
+        self.last, self.zero_snr = len(ac) - 1, ac[-1].item() == 0.0
+        self.last_alpha_bar = ac[-1].item()
+
+    def timesteps(self, sigma) -> torch.Tensor:
+        s = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1)
+        if bool(torch.isnan(s).any()) or bool((s <= 0).any()):
+            raise ValueError(f"sigma must be > 0 to pick a timestep, got {s.tolist()}")
+        inf = torch.isinf(s)
+        if bool(inf.any()) and not self.zero_snr:
+            raise ValueError(
+                f"σ = inf means SNR = 0, but this schedule's last ᾱ is {self.last_alpha_bar:.4g} > 0; "
+                "rescale it with rescale_zero_terminal_snr or start from a finite σ"
+            )
+        t = self.index[(s.log()[:, None] - self.log_sigma[None, :]).abs().argmin(dim=1)]  # (B,)
+        return torch.where(inf, torch.full_like(t, self.last), t)
 
 
 def denoiser_from_model(model, alphas_cumprod, prediction_type: str = "v_prediction"):
     """Wrap `model(x_t, t, **kw) -> raw output` as a σ-space denoiser `(x_σ, σ, **kw) -> x̂_0`.
 
     x_t = x_σ/√(1+σ²) with the continuous σ; t is the nearest training timestep. At σ = inf, x is taken to be x_T
-    already (see sample_ddim_sigmas) and x̂_0 is exact (-v̂ for v-models).
+    already (see sample_ddim_sigmas) and x̂_0 is exact (-v̂ for v-models). σ is read on the CPU (one small copy per
+    call), so that the σ → t lookup runs in float64 on every device.
     """
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    ac = _check_alpha_bar_vector(alphas_cumprod)
+    table = _SigmaTable(alphas_cumprod)
 
     def denoiser(x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
         sigma = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1).expand(x.shape[0])
-        t = timestep_from_sigma(sigma, ac).to(x.device)
+        t = table.timesteps(sigma).to(x.device)
         ab = alpha_bar_from_sigma(sigma)
         scale = torch.where(torch.isinf(sigma), 1.0, ab.sqrt())  # (B,)
         x_t = x * scale.to(x.device, x.dtype).view((-1,) + (1,) * (x.ndim - 1))

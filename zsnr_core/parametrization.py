@@ -171,11 +171,13 @@ def alpha_bar_from_sigma(sigma):
     return 1.0 / (1.0 + s * s)
 
 
-def eps_from_denoised(x, denoised, sigma: float) -> torch.Tensor:
-    """ε̂ = (x_σ - x̂_0)/σ in σ-space. At σ = inf, x is carried in variance-preserving scale (x = x_T), so ε̂ = x."""
+def denoised_eps_coefficients(sigma: float) -> tuple[float, float]:
+    """(r, s) with ε̂ = r·x_σ + s·x̂_0 in σ-space: ε̂ = (x_σ - x̂_0)/σ, and ε̂ = x at σ = inf, where x is carried in
+    variance-preserving scale (x = x_T) because x_σ itself would be infinite."""
     sigma = check_float("sigma", sigma, 0.0, math.inf)
     if sigma == 0.0:
         raise ValueError("ε̂ is undefined at σ = 0 (no noise left); evaluate the denoiser only at σ > 0")
     if math.isinf(sigma):
-        return x
-    return (x - denoised) / sigma
+        return 1.0, 0.0
+    return 1.0 / sigma, -1.0 / sigma
+

@@ -20,7 +20,7 @@ from .parametrization import (
     PREDICTION_TYPES,
     alpha_bar_from_sigma,
     conversion_coefficients,
-    eps_from_denoised,
+    denoised_eps_coefficients,
     predict_x0,
 )
 from .schedules import _check_alpha_bar_vector
@@ -130,8 +130,8 @@ def sample_ddim(
 def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=0.0, noise_sampler=None):
     """DDIM (Song et al. 2021) in k-diffusion's σ-space, exact from σ = ∞ (Lin et al. 2024, eq. 21).
 
-    `model(x, sigma, **extra_args)` is a denoiser returning x̂_0 (as ComfyUI and k-diffusion provide); `sigmas` is
-    descending and usually ends at 0. For finite σ this is DDIM along exactly these σ (with η = 0 it equals Euler).
+    `model(x, sigma, **extra_args)` is a denoiser returning x̂_0 (as ComfyUI and k-diffusion provide), called with
+    sigma of shape (B,) (a broadcast view of sigmas[i]; do not write to it); `sigmas` is descending, usually to 0. For finite σ this is DDIM along exactly these σ (with η = 0 it equals Euler).
     An infinite sigmas[0] means SNR = 0 exactly: x̂_0·(1+σ²)^½ cannot be stored there, so x is then carried in
     variance-preserving scale, x = x_T (plain unit noise, not noise·σ), the model is called with σ = inf, and
     ε̂ = x_T. A finite σ, ZERO_SNR_ALPHA_BAR_CLAMP's too, is taken as the finite noise level it is. η = 1 adds
@@ -155,18 +155,23 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         seed = extra_args.get("seed")
         gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
         noise_sampler = lambda sigma, sigma_next: torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)  # noqa: E731
-    ab = [alpha_bar_from_sigma(v) for v in s]
-    s_in = x.new_ones([x.shape[0]])
+    steps = []  # x_next = A·x + B·x̂_0 + C·z: the DDIM step in σ-space (x_σ = x_t/√ᾱ) with ε̂ folded in
+    for i in range(len(s) - 1):
+        ab, ab_next = alpha_bar_from_sigma(s[i]), alpha_bar_from_sigma(s[i + 1])
+        c_x0, c_eps, c_noise = ddim_coefficients(ab, ab_next, eta)
+        r, q = denoised_eps_coefficients(s[i])
+        k = c_eps / c_x0  # dividing the VP step by c_x0 = √ᾱ_next puts it in σ-space; k = σ_next when η = 0
+        steps.append((k * r, 1.0 + k * q, c_noise / c_x0))
+    sig = torch.as_tensor(sigmas).to(x.device)
     sums = []
     for i in progress(len(s) - 1, disable):
-        denoised = model(x, sigmas[i] * s_in, **extra_args)
+        denoised = model(x, sig[i].expand(x.shape[0]), **extra_args)
         sums.append(denoised.sum(dtype=torch.float32))
         if callback is not None:
-            callback({"i": i, "x": x, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
-        eps = eps_from_denoised(x, denoised, s[i])
-        c_x0, c_eps, c_noise = ddim_coefficients(ab[i], ab[i + 1], eta)
-        x = denoised + (c_eps / c_x0) * eps  # x_σ = x_t/√ᾱ: divide the VP step by c_x0 = √ᾱ_next
-        if c_noise > 0.0:
-            x = x + (c_noise / c_x0) * noise_sampler(sigmas[i], sigmas[i + 1])
+            callback({"i": i, "x": x, "sigma": sig[i], "sigma_hat": sig[i], "denoised": denoised})
+        A, B, C = steps[i]
+        x = denoised if A == 0.0 else torch.add(denoised if B == 1.0 else B * denoised, x, alpha=A)
+        if C > 0.0:
+            x = x + C * noise_sampler(sig[i], sig[i + 1])
     _raise_if_nonfinite(sums, [f"sigma = {v}" for v in s[:-1]])
     return x
