@@ -100,20 +100,20 @@ def _refuse_singular(prediction_type: str, zero: bool, one: bool, need_eps: bool
 
 def predict_x0(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """x̂_0 from the model's output: equation (19) for v, exact at ᾱ = 0 where x̂_0 = -v̂."""
-    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    a, b, zero, one = _coefficients(alpha_bar_t, x_t)
-    _refuse_singular(prediction_type, zero, one, need_eps=False)
-    p, q = _x0_coefficients(a, b, prediction_type)
-    return _combine(p, x_t, q, model_output)
+    return _convert(model_output, x_t, alpha_bar_t, prediction_type, _x0_coefficients, need_eps=False)
 
 
 def predict_eps(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """ε̂ from the model's output: equation (17) for v, exact at ᾱ = 0 where ε̂ = x_T."""
+    return _convert(model_output, x_t, alpha_bar_t, prediction_type, _eps_coefficients, need_eps=True)
+
+
+def _convert(model_output, x_t, alpha_bar_t, prediction_type: str, coefficients, need_eps: bool) -> torch.Tensor:
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     a, b, zero, one = _coefficients(alpha_bar_t, x_t)
-    _refuse_singular(prediction_type, zero, one, need_eps=True)
-    r, s = _eps_coefficients(a, b, prediction_type)
-    return _combine(r, x_t, s, model_output)
+    _refuse_singular(prediction_type, zero, one, need_eps)
+    p, q = coefficients(a, b, prediction_type)
+    return _combine(p, x_t, q, model_output)
 
 
 def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:

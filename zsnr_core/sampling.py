@@ -16,7 +16,6 @@ import torch
 from ._checks import as_float64_vector, check_choice, check_finite, check_float
 from ._progress import progress
 from .parametrization import (
-    EPSILON_AT_ZERO_SNR,
     PREDICTION_TYPES,
     alpha_bar_from_sigma,
     conversion_coefficients,
@@ -96,8 +95,6 @@ def sample_ddim(
         raise ValueError("alphas_cumprod must be non-increasing in t; build it with zsnr_core.alphas_cumprod(betas)")
     ts = _check_timesteps(timesteps, len(ac))
     ab = ac[ts].tolist() + [1.0]
-    if ab[0] == 0.0 and prediction_type == "epsilon":
-        raise ValueError(EPSILON_AT_ZERO_SNR)
     for i in range(len(ts)):
         if ab[i] >= 1.0 or (i > 0 and ab[i] == 0.0):
             raise ValueError(
@@ -105,13 +102,14 @@ def sample_ddim(
                 "first timestep only; check the schedule"
             )
     check_finite("x", x)
-    steps = []  # x_next = A·x_t + B·output + C·z: the DDIM step with x̂_0 and ε̂ (eqs. 17, 19) folded in
+    steps = []  # x_next = A·x_t + B·output + C·z: the DDIM step with x̂_0 and ε̂ (eqs. 17, 19) folded in;
+    # conversion_coefficients refuses ε-prediction at ᾱ = 0 here, before any model call
     for i in range(len(ts)):
         p, q, r, s = conversion_coefficients(ab[i], prediction_type)
         c_x0, c_eps, c_noise = ddim_coefficients(ab[i], ab[i + 1], eta)
         steps.append((c_x0 * p + c_eps * r, c_x0 * q + c_eps * s, c_noise))
     t_in = [torch.full((x.shape[0],), t, dtype=torch.long, device=x.device) for t in ts]
-    sums = []  # one float32 sum per model output: non-finite iff the output is, read once at the end
+    sums = []  # one float32 sum per model output, non-finite if the output is; read once, at the end
     for i in progress(len(ts), disable):
         out = model(x, t_in[i])
         if i == 0 and out.shape != x.shape:
