@@ -285,3 +285,22 @@ def test_timestep_from_sigma_round_trips_the_table(sd_zero_snr_ac, sd_ac):
         assert z.timestep_from_sigma(table, ac).tolist() == list(range(1000))
     with pytest.raises(ValueError, match=r"σ = inf means SNR = 0, but this schedule's last ᾱ is 0.00466"):
         z.timestep_from_sigma(torch.tensor([math.inf]), sd_ac)
+
+
+def test_batch_samples_are_sampled_independently(sd_zero_snr_ac):
+    """Sampling a batch equals sampling each of its samples alone (η = 0): the sampler mixes nothing across B."""
+    ac, ts = sd_zero_snr_ac, z.timesteps(9, "linspace")
+    model, x = gaussian_v_model(0.8, ac), _noise(shape=(3, 2, 4, 4), seed=11)
+    whole = z.sample_ddim(model, x, ac, ts)
+    alone = torch.cat([z.sample_ddim(model, x[i:i + 1], ac, ts) for i in range(3)])
+    assert torch.allclose(whole, alone, atol=1e-6)
+
+
+def test_sigma_sampler_can_stop_at_a_nonzero_sigma(sd_zero_snr_ac):
+    """sigmas need not end at 0 (img2img-style partial runs): the result is then x_σ at the last σ."""
+    ac, ts = sd_zero_snr_ac, z.timesteps(10)
+    x0_star, eps0 = _noise(seed=1, dtype=torch.float64), _noise(seed=2, dtype=torch.float64)
+    model = point_model(x0_star, ac, "v_prediction")
+    sigmas = z.sigma_from_alpha_bar(ac[ts[:6]])  # inf ... σ at t = 499, no trailing 0
+    out = z.sample_ddim_sigmas(z.denoiser_from_model(model, ac), eps0, sigmas)
+    assert torch.allclose(out, x0_star + sigmas[-1].item() * eps0, atol=1e-9)  # x_σ = x_0 + σ·ε

@@ -27,7 +27,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "TerminalSNRReport",
-    "add_noise", "alpha_bar_from_sigma", "alphas_cumprod", "conversion_coefficients", "ddim_coefficients", "denoiser_from_model",
+    "add_noise", "alpha_bar_from_sigma", "alphas_cumprod", "conversion_coefficients", "ddim_coefficients",
+    "denoiser_from_model",
     "diffusion_loss", "loss_weight", "make_betas", "predict_eps", "predict_v", "predict_x0",
     "rescale_cfg", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "sigma_from_alpha_bar",
     "snr", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss", "v_target",

@@ -129,7 +129,8 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
     """DDIM (Song et al. 2021) in k-diffusion's σ-space, exact from σ = ∞ (Lin et al. 2024, eq. 21).
 
     `model(x, sigma, **extra_args)` is a denoiser returning x̂_0 (as ComfyUI and k-diffusion provide), called with
-    sigma of shape (B,) (a broadcast view of sigmas[i]; do not write to it); `sigmas` is descending, usually to 0. For finite σ this is DDIM along exactly these σ (with η = 0 it equals Euler).
+    sigma of shape (B,) (a broadcast view of sigmas[i]; do not write to it); `sigmas` is descending, usually to 0.
+    For finite σ this is DDIM along exactly these σ (with η = 0 it equals Euler).
     An infinite sigmas[0] means SNR = 0 exactly: x̂_0·(1+σ²)^½ cannot be stored there, so x is then carried in
     variance-preserving scale, x = x_T (plain unit noise, not noise·σ), the model is called with σ = inf, and
     ε̂ = x_T. A finite σ, ZERO_SNR_ALPHA_BAR_CLAMP's too, is taken as the finite noise level it is. η = 1 adds
@@ -143,7 +144,9 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         raise ValueError(f"sigmas needs at least 2 entries (from and to), got {len(s)}")
     for i in range(len(s) - 1):
         if not s[i + 1] < s[i]:
-            raise ValueError(f"sigmas must be strictly descending, got sigmas[{i}] = {s[i]} then sigmas[{i + 1}] = {s[i + 1]}")
+            raise ValueError(
+                f"sigmas must be strictly descending, got sigmas[{i}] = {s[i]} then sigmas[{i + 1}] = {s[i + 1]}"
+            )
     if s[-1] < 0:
         raise ValueError(f"sigmas must be >= 0, got sigmas[-1] = {s[-1]}")
     if not bool(torch.isfinite(x).all()):
@@ -152,7 +155,10 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
     if eta > 0.0 and noise_sampler is None:
         seed = extra_args.get("seed")
         gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
-        noise_sampler = lambda sigma, sigma_next: torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)  # noqa: E731
+
+        def noise_sampler(sigma, sigma_next):
+            return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+
     steps = []  # x_next = A·x + B·x̂_0 + C·z: the DDIM step in σ-space (x_σ = x_t/√ᾱ) with ε̂ folded in
     for i in range(len(s) - 1):
         ab, ab_next = alpha_bar_from_sigma(s[i]), alpha_bar_from_sigma(s[i + 1])
@@ -160,7 +166,10 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         r, q = denoised_eps_coefficients(s[i])
         k = c_eps / c_x0  # dividing the VP step by c_x0 = √ᾱ_next puts it in σ-space; k = σ_next when η = 0
         steps.append((k * r, 1.0 + k * q, c_noise / c_x0))
-    sig = torch.as_tensor(sigmas).to(x.device)
+    sig = torch.as_tensor(sigmas)
+    if x.device.type == "mps" and sig.dtype == torch.float64:
+        sig = sig.float()  # MPS has no float64; the step coefficients above are float64 Python floats anyway
+    sig = sig.to(x.device)
     sums = []
     for i in progress(len(s) - 1, disable):
         denoised = model(x, sig[i].expand(x.shape[0]), **extra_args)

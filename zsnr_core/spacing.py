@@ -40,8 +40,9 @@ def timesteps(
     else:
         ratio = T // S
         top = T - 1 - (S - 1) * ratio
+        first = (S - 1) * ratio
         check_int("steps_offset", steps_offset, 0, top,
-                  fix=f"with {S} leading steps of {ratio} the first timestep {(S - 1) * ratio} + offset must stay <= {T - 1}")
+                  fix=f"with {S} leading steps of {ratio} the first timestep {first} + offset must stay <= {T - 1}")
         ts = (np.arange(0, S) * ratio)[::-1] + steps_offset
     if spacing != "leading" and steps_offset != 0:
         raise ValueError(
