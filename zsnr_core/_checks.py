@@ -35,10 +35,20 @@ def check_float(name: str, value, low: float = -math.inf, high: float = math.inf
     return value
 
 
-def check_finite(name: str, tensor: torch.Tensor) -> None:
+def check_finite(name: str, tensor: torch.Tensor, fix: str = "pass finite values") -> None:
     if not bool(torch.isfinite(tensor).all()):
         bad = (~torch.isfinite(tensor)).sum().item()
-        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf); pass finite values")
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf); {fix}")
+
+
+def check_unit_interval(name: str, values: torch.Tensor) -> torch.Tensor:
+    """values as float64 on their own device, refusing NaN and anything outside [0, 1] (β, ᾱ), first offender named."""
+    t = values.detach().to(torch.float64)
+    bad = (torch.isnan(t) | (t < 0) | (t > 1)).reshape(-1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"{name} must lie in [0, 1], got {name}[{i}] = {t.reshape(-1)[i].item()}")
+    return t
 
 
 def as_float64_vector(name: str, values) -> torch.Tensor:
@@ -49,3 +59,8 @@ def as_float64_vector(name: str, values) -> torch.Tensor:
     if bool(torch.isnan(t).any()):
         raise ValueError(f"{name} contains NaN at index {torch.isnan(t).nonzero()[0].item()}; pass finite values")
     return t
+
+
+def alpha_bar_vector(values) -> torch.Tensor:
+    """A schedule's ᾱ as a 1-D float64 CPU tensor, each entry checked to lie in [0, 1]."""
+    return check_unit_interval("alphas_cumprod", as_float64_vector("alphas_cumprod", values))

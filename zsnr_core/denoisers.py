@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_choice
+from ._checks import alpha_bar_vector, check_choice
 from .parametrization import PREDICTION_TYPES, alpha_bar_from_sigma, predict_x0, sigma_from_alpha_bar
-from .schedules import _check_alpha_bar_vector
 
 
 def timestep_from_sigma(sigma: torch.Tensor, alphas_cumprod) -> torch.Tensor:
@@ -21,7 +20,7 @@ class _SigmaTable:
     """log σ of every training timestep, built once (float64, CPU)."""
 
     def __init__(self, alphas_cumprod):
-        ac = _check_alpha_bar_vector(alphas_cumprod)
+        ac = alpha_bar_vector(alphas_cumprod)
         log_table = sigma_from_alpha_bar(ac, clamp=True).log()  # (T,), the clamp's σ where ᾱ = 0
         self.index = torch.isfinite(log_table).nonzero().squeeze(1)  # all t but an ᾱ = 1 start
         self.log_sigma = log_table[self.index]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_choice, check_float
+from ._checks import check_choice, check_float, check_unit_interval
 from .parametrization import PREDICTION_TYPES, v_target
 
 _WEIGHTINGS = ("constant", "min_snr")
@@ -34,9 +34,7 @@ def loss_weight(alpha_bar_t, prediction_type: str, min_snr_gamma: float | None =
     Computed from ᾱ in float64 so that no SNR = ∞ or 0/0 is formed; returns float64 of ᾱ's shape.
     """
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    ab = torch.as_tensor(alpha_bar_t).detach().to(torch.float64)
-    if bool(torch.isnan(ab).any()) or bool(((ab < 0) | (ab > 1)).any()):
-        raise ValueError(f"alpha_bar_t must lie in [0, 1], got {ab.tolist()}")
+    ab = check_unit_interval("alpha_bar_t", torch.as_tensor(alpha_bar_t))
     if min_snr_gamma is None:
         return torch.ones_like(ab)
     gamma = check_float("min_snr_gamma", min_snr_gamma, 0.0, float("inf"), fix="Hang et al. use 5")

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import check_choice, check_float
+from ._checks import check_choice, check_float, check_unit_interval
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
@@ -39,9 +39,7 @@ def _coefficients(alpha_bar_t, like: torch.Tensor):
                 f"alpha_bar_t must be a float or have shape (B,) = ({like.shape[0]},), "
                 f"got shape {tuple(alpha_bar_t.shape)}"
             )
-        ab = alpha_bar_t.detach().to(torch.float64)
-        if bool(torch.isnan(ab).any()) or bool(((ab < 0) | (ab > 1)).any()):
-            raise ValueError(f"alpha_bar_t must lie in [0, 1], got {alpha_bar_t.tolist()}")
+        ab = check_unit_interval("alpha_bar_t", alpha_bar_t)
         shape = (-1,) + (1,) * (like.ndim - 1)
         a = ab.sqrt().to(like.device, like.dtype).view(shape)
         b = (1 - ab).sqrt().to(like.device, like.dtype).view(shape)
@@ -146,9 +144,7 @@ def sigma_from_alpha_bar(alpha_bar, clamp: bool = False):
     2.4e-9) keeps its own σ. Takes a float or a tensor; returns the same kind (tensors as float64).
     """
     if isinstance(alpha_bar, torch.Tensor):
-        ab = alpha_bar.detach().to(torch.float64)
-        if bool(torch.isnan(ab).any()) or bool(((ab < 0) | (ab > 1)).any()):
-            raise ValueError(f"alpha_bar must lie in [0, 1], got min {ab.min().item()}, max {ab.max().item()}")
+        ab = check_unit_interval("alpha_bar", alpha_bar)
         if clamp:
             ab = torch.where(ab == 0, torch.full_like(ab, ZERO_SNR_ALPHA_BAR_CLAMP), ab)
         return ((1 - ab) / ab).sqrt()

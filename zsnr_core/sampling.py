@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import as_float64_vector, check_choice, check_finite, check_float
+from ._checks import alpha_bar_vector, as_float64_vector, check_choice, check_finite, check_float
 from ._progress import progress
 from .parametrization import (
     PREDICTION_TYPES,
@@ -22,7 +22,6 @@ from .parametrization import (
     denoised_eps_coefficients,
     predict_x0,
 )
-from .schedules import _check_alpha_bar_vector
 
 
 def ddim_coefficients(alpha_bar_t: float, alpha_bar_next: float, eta: float = 0.0) -> tuple[float, float, float]:
@@ -90,7 +89,7 @@ def sample_ddim(
     """
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     eta = _check_eta(eta)
-    ac = _check_alpha_bar_vector(alphas_cumprod)
+    ac = alpha_bar_vector(alphas_cumprod)
     if bool((ac[1:] > ac[:-1]).any()):
         raise ValueError("alphas_cumprod must be non-increasing in t; build it with zsnr_core.alphas_cumprod(betas)")
     ts = _check_timesteps(timesteps, len(ac))
@@ -149,9 +148,8 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
             )
     if s[-1] < 0:
         raise ValueError(f"sigmas must be >= 0, got sigmas[-1] = {s[-1]}")
-    if not bool(torch.isfinite(x).all()):
-        fix = " (with sigmas[0] = inf pass x = noise, not noise * sigmas[0])" if math.isinf(s[0]) else ""
-        raise ValueError(f"x contains NaN or inf{fix}")
+    check_finite("x", x, "with sigmas[0] = inf pass x = noise, not noise * sigmas[0]" if math.isinf(s[0])
+                 else "pass finite values")
     if eta > 0.0 and noise_sampler is None:
         seed = extra_args.get("seed")
         gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))

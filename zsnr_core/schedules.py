@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from ._checks import as_float64_vector, check_choice, check_float, check_int
+from ._checks import alpha_bar_vector, as_float64_vector, check_choice, check_float, check_int, check_unit_interval
 
 SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 
@@ -62,27 +62,14 @@ def _cosine_betas(T: int) -> torch.Tensor:
 
 def alphas_cumprod(betas) -> torch.Tensor:
     """ᾱ_t = ∏_{s<=t} (1 - β_s), float64, shape (T,). β must lie in [0, 1]; β_T = 1 gives ᾱ_T = 0 exactly."""
-    betas = as_float64_vector("betas", betas)
-    bad = (betas < 0) | (betas > 1)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0])
-        raise ValueError(f"betas must lie in [0, 1], got betas[{i}] = {betas[i].item()}")
+    betas = check_unit_interval("betas", as_float64_vector("betas", betas))
     return torch.cumprod(1.0 - betas, dim=0)
 
 
 def snr(alphas_cumprod) -> torch.Tensor:
     """SNR = ᾱ / (1 - ᾱ): exactly 0 where ᾱ = 0, and +inf where ᾱ = 1 (no noise), its exact value."""
-    ac = _check_alpha_bar_vector(alphas_cumprod)
+    ac = alpha_bar_vector(alphas_cumprod)
     return ac / (1.0 - ac)
-
-
-def _check_alpha_bar_vector(alphas_cumprod) -> torch.Tensor:
-    ac = as_float64_vector("alphas_cumprod", alphas_cumprod)
-    bad = (ac < 0) | (ac > 1)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0])
-        raise ValueError(f"alphas_cumprod must lie in [0, 1], got alphas_cumprod[{i}] = {ac[i].item()}")
-    return ac
 
 
 def rescale_zero_terminal_snr(betas) -> torch.Tensor:
