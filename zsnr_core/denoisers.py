@@ -1,10 +1,20 @@
 """Adapters between a discrete-time model ε̂/v̂/x̂_0(x_t, t) and a σ-space denoiser x̂_0(x_σ, σ)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._checks import alpha_bar_vector, check_choice
-from .parametrization import PREDICTION_TYPES, alpha_bar_from_sigma, predict_x0, sigma_from_alpha_bar
+from .parametrization import (
+    EPSILON_AT_ZERO_SNR,
+    PREDICTION_TYPES,
+    alpha_bar_from_sigma,
+    is_clamped_zero_snr,
+    predict_v,
+    predict_x0,
+    sigma_from_alpha_bar,
+)
 
 
 def timestep_from_sigma(sigma: torch.Tensor, alphas_cumprod) -> torch.Tensor:
@@ -60,3 +70,33 @@ def denoiser_from_model(model, alphas_cumprod, prediction_type: str = "v_predict
         return predict_x0(model(x_t, t, **kwargs), x_t, ab, prediction_type)
 
     return denoiser
+
+
+def exact_zero_snr_start(denoiser, x: torch.Tensor, sigmas: torch.Tensor, prediction_type: str = "v_prediction"):
+    """(denoiser, x, sigmas) for `sample_ddim_sigmas`, with a clamped start at SNR = 0 turned into the exact one.
+
+    σ-space consumers start a zero-SNR schedule at the clamp's σ_c = 4518.76 (ZERO_SNR_ALPHA_BAR_CLAMP) with
+    x = x_T·√(1+σ_c²). If sigmas[0] is σ_c, this returns sigmas with sigmas[0] = inf, x_T = x/√(1+σ_c²), and a
+    denoiser that answers σ = inf by calling `denoiser` at σ_c (the model's t = T) and converting its x̂_0,c to the
+    exact x̂_0 at ᾱ = 0: v̂ = (√ᾱ_c·x_T - x̂_0,c)/√(1-ᾱ_c) (eq. 19 solved for v̂), then x̂_0 = -v̂ (eq. 19 at ᾱ = 0).
+    Guidance mixes x̂_0,c linearly, so the conversion holds for the guided output too. x_0-prediction models
+    already return the exact x̂_0; ε-prediction has none at ᾱ = 0 and is refused. Other sigmas pass through.
+    """
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    sigma_c = float(sigmas[0])
+    if not is_clamped_zero_snr(sigma_c):
+        return denoiser, x, sigmas
+    if prediction_type == "epsilon":
+        raise ValueError(EPSILON_AT_ZERO_SNR)
+    alpha_bar_c = alpha_bar_from_sigma(sigma_c)
+    sigmas = torch.cat([torch.full_like(sigmas[:1], math.inf), sigmas[1:]])
+
+    def exact(x_t: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        if not bool(torch.isinf(sigma).any()):
+            return denoiser(x_t, sigma, **kwargs)
+        x0_c = denoiser(x_t * math.sqrt(1.0 + sigma_c * sigma_c), torch.full_like(sigma, sigma_c), **kwargs)
+        if prediction_type == "sample":
+            return x0_c
+        return predict_x0(predict_v(x0_c, x_t, alpha_bar_c, "sample"), x_t, 0.0, "v_prediction")
+
+    return exact, x / math.sqrt(1.0 + sigma_c * sigma_c), sigmas

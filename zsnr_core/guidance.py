@@ -33,11 +33,19 @@ def rescale_cfg(cond: torch.Tensor, uncond: torch.Tensor, guidance_scale: float,
     x_cfg = uncond + w * (cond - uncond)
     if phi == 0.0:
         return x_cfg
+    return x_cfg * rescale_factor(cond, x_cfg, phi).to(x_cfg.dtype)
+
+
+def rescale_factor(cond: torch.Tensor, guided: torch.Tensor, phi: float) -> torch.Tensor:
+    """The per-sample factor φ·std(x_pos)/std(x_cfg) + (1 - φ) of Algorithm 2, so x_final = factor·x_cfg.
+
+    Shape (B, 1, ..., 1), in at least float32; 1 where std(x_cfg) = 0 (nothing to rescale). `guided` is x_cfg,
+    however it was formed (plain CFG or another guidance rule), which lets Algorithm 2 run after other CFG patches.
+    """
     dims = tuple(range(1, cond.ndim))
     work = torch.promote_types(cond.dtype, torch.float32)
     std_pos = cond.to(work).std(dim=dims, correction=0, keepdim=True)
-    std_cfg = x_cfg.to(work).std(dim=dims, correction=0, keepdim=True)
+    std_cfg = guided.to(work).std(dim=dims, correction=0, keepdim=True)
     nonzero = std_cfg > 0
     ratio = torch.where(nonzero, std_pos / torch.where(nonzero, std_cfg, 1.0), 1.0)
-    factor = (phi * ratio + (1.0 - phi)).to(x_cfg.dtype)
-    return x_cfg * factor
+    return phi * ratio + (1.0 - phi)

@@ -23,6 +23,9 @@ PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 # that a schedule exported with clamp=True gives the σ table ComfyUI itself builds for zero-SNR models.
 # Everything in ᾱ-space, and the σ-space sampler given σ = inf, stays exact and never uses it.
 ZERO_SNR_ALPHA_BAR_CLAMP = 4.8973451890853435e-08
+_CLAMP_SIGMA = math.sqrt((1.0 - ZERO_SNR_ALPHA_BAR_CLAMP) / ZERO_SNR_ALPHA_BAR_CLAMP)  # 4518.76
+# Tables store the clamp's σ in float32 (6e-8 relative); 1e-5 is ComfyUI's own tolerance for "σ is σ_max".
+_CLAMP_RTOL = 1e-5
 
 EPSILON_AT_ZERO_SNR = (
     "prediction_type='epsilon' is undefined at ᾱ = 0 (SNR = 0): x̂0 = (x_t - √(1-ᾱ)·ε̂)/√ᾱ divides 0 by 0, "
@@ -177,3 +180,8 @@ def denoised_eps_coefficients(sigma: float) -> tuple[float, float]:
         return 1.0, 0.0
     return 1.0 / sigma, -1.0 / sigma
 
+
+
+def is_clamped_zero_snr(sigma) -> bool:
+    """True if σ is the σ of ZERO_SNR_ALPHA_BAR_CLAMP (to float32 rounding): the finite stand-in for σ = ∞."""
+    return math.isclose(float(sigma), _CLAMP_SIGMA, rel_tol=_CLAMP_RTOL)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
+from ._checks import alpha_bar_vector
 from .parametrization import sigma_from_alpha_bar
 from .schedules import alphas_cumprod
 
@@ -64,3 +67,11 @@ def format_reports(reports: list[TerminalSNRReport]) -> str:
     if any(math.isinf(r.sigma_last) for r in reports):
         rows.append("σ_T in parentheses: the finite stand-in ZERO_SNR_ALPHA_BAR_CLAMP gives σ-space samplers.")
     return "\n".join(rows)
+
+
+def schedule_curves(alphas_cumprod) -> dict[str, torch.Tensor]:
+    """The data of a schedule plot, float64 over t = 0 … T-1: "t", "sqrt_alpha_bar" and "log_snr" (natural log;
+    -inf where ᾱ = 0, i.e. SNR = 0, which a plot must mark rather than draw)."""
+    ac = alpha_bar_vector(alphas_cumprod)
+    return {"t": torch.arange(len(ac), dtype=torch.float64), "sqrt_alpha_bar": ac.sqrt(),
+            "log_snr": ac.log() - torch.log1p(-ac)}

@@ -98,5 +98,25 @@ def rescale_zero_terminal_snr(betas) -> torch.Tensor:
             f"Algorithm 1 maps ᾱ to 0 before the last timestep (at t = {i}) because betas[{i + 1}:] add no noise; "
             "drop the trailing zero betas"
         )
-    alphas = torch.cat([ac_new[:1], ac_new[1:] / ac_new[:-1]])
-    return 1.0 - alphas
+    return betas_from_alphas_cumprod(ac_new)
+
+
+def betas_from_alphas_cumprod(alphas_cumprod) -> torch.Tensor:
+    """β_t = 1 - ᾱ_t/ᾱ_{t-1} (β_0 = 1 - ᾱ_0), float64: the inverse of `alphas_cumprod`, for schedules given as ᾱ.
+
+    ᾱ must be non-increasing; a zero may only come last (β_T = 1 exactly), since ᾱ_{t-1} = 0 leaves β_t undefined.
+    """
+    ac = alpha_bar_vector(alphas_cumprod)
+    if bool((ac[1:] > ac[:-1]).any()):
+        i = int((ac[1:] > ac[:-1]).nonzero()[0]) + 1
+        raise ValueError(
+            f"alphas_cumprod must be non-increasing, got ᾱ[{i - 1}] = {ac[i - 1].item()} < ᾱ[{i}] = {ac[i].item()}; "
+            "pass a schedule's cumulative product of (1 - β)"
+        )
+    if bool((ac[:-1] == 0).any()):
+        i = int((ac[:-1] == 0).nonzero()[0])
+        raise ValueError(
+            f"alphas_cumprod may be 0 at the last timestep only, got ᾱ[{i}] = 0 with {len(ac) - 1 - i} more after it; "
+            "drop the timesteps past the first ᾱ = 0"
+        )
+    return 1.0 - torch.cat([ac[:1], ac[1:] / ac[:-1]])
