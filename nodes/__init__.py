@@ -1,1 +1,7 @@
-"""ComfyUI nodes: each one a schema and one call into zsnr_core. Empty until the ComfyUI-nodes issue lands."""
+"""ComfyUI nodes: each one a schema and one call into zsnr_core.
+
+The files without a ComfyUI import (patch_*.py, sampler_fn.py, plot.py, inspect_text.py) hold the glue that the
+tests run without ComfyUI; the node files (zero_snr.py, paper_timesteps.py, ddim_sampler.py, rescale_cfg.py,
+snr_inspector.py) import comfy_api and are loaded by `extension.py` inside ComfyUI only.
+"""
+CATEGORY = "sampling/zero terminal SNR"

@@ -1,0 +1,22 @@
+"""The ComfyUI V3 extension: the node list, and our spacings added to KSampler's scheduler list."""
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from .ddim_sampler import DDIMZeroSNR
+from .paper_timesteps import PaperTimesteps, register_schedulers
+from .rescale_cfg import RescaleCFGZeroSNR
+from .snr_inspector import SNRInspector
+from .zero_snr import ZeroTerminalSNR
+
+NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRInspector]
+
+
+class ZeroSNRExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        register_schedulers()  # ComfyUI's loader calls get_node_list, not on_load
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> ZeroSNRExtension:
+    return ZeroSNRExtension()

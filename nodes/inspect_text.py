@@ -1,0 +1,46 @@
+"""The SNR Inspector's text: what the core reports about a model's schedule and a σ list, in plain words."""
+from __future__ import annotations
+
+from ..zsnr_core import (
+    alphas_cumprod,
+    betas_from_alphas_cumprod,
+    classify_sigmas,
+    rescale_zero_terminal_snr,
+    schedule_curves,
+    terminal_snr_report,
+)
+
+
+def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None):
+    """(curves for the plot, report text). `sigmas`, when given, is classified against the model's σ table."""
+    ac = alphas_cumprod_model
+    rescaled = alphas_cumprod(rescale_zero_terminal_snr(betas_from_alphas_cumprod(ac)))
+    curves = [("model", schedule_curves(ac)), ("rescaled (Algorithm 1)", schedule_curves(rescaled))]
+    report = terminal_snr_report(betas_from_alphas_cumprod(ac), name="model schedule")
+    lines = [
+        f"prediction type: {prediction_type}",
+        f"training timesteps: T = {len(ac)}",
+        f"terminal SNR: {report.snr_last:.4g} (sqrt(alpha_bar_T) = {report.sqrt_alpha_bar_last:.4g})",
+        report.summary(),
+    ]
+    warnings = []
+    if report.zero_terminal_snr and prediction_type == "epsilon":
+        warnings.append(
+            "WARNING: an epsilon-prediction model on a zero-terminal-SNR schedule cannot predict x0 at t = T "
+            "(0/0), which gives NaN or black images. Use zero SNR with v-prediction models only, or turn it off."
+        )
+    if not report.zero_terminal_snr and prediction_type == "v_prediction":
+        lines.append(
+            "note: a v-prediction model with SNR(T) > 0. If the checkpoint was trained with zero terminal SNR, "
+            "add Zero Terminal SNR (zero_terminal_snr on); if not, leave it off, forcing it burns the output."
+        )
+    if sigmas is not None:
+        spacing = classify_sigmas(sigmas, sigma_table)
+        lines.append(f"sigmas: {spacing.summary()}; first timestep t = {spacing.timesteps[0]}")
+        if not spacing.starts_at_T:
+            warnings.append(
+                f"WARNING: the sigmas start at t = {spacing.timesteps[0]}, not at T = {len(ac) - 1}, so sampling "
+                "skips the noisiest steps and cannot reach very dark or bright images (Lin et al., section 3.3). "
+                "Use Paper Timesteps with trailing (or linspace) spacing; ignore this for img2img with denoise < 1."
+            )
+    return curves, "\n".join(lines + warnings)

@@ -1,0 +1,25 @@
+"""The Zero Terminal SNR node's glue: which schedule and σ table a patched model gets (no ComfyUI import)."""
+from __future__ import annotations
+
+from ..zsnr_core import alphas_cumprod, betas_from_alphas_cumprod, rescale_zero_terminal_snr, sigma_from_alpha_bar
+from ..zsnr_core.parametrization import EPSILON_AT_ZERO_SNR
+
+PREDICTION_CHOICES = ("keep", "epsilon", "v_prediction")
+
+
+def patched_schedule(base_alphas_cumprod, prediction_type: str, zero_snr: bool):
+    """(ᾱ float64 exact, σ table float32 for ComfyUI's samplers). Algorithm 1 when zero_snr; ε-models refused.
+
+    The σ table clamps ᾱ_T = 0 to ZERO_SNR_ALPHA_BAR_CLAMP (σ = 4518.76), ComfyUI's own value, so built-in
+    samplers stay finite; the exact ᾱ is kept beside it for the DDIM (zero-SNR exact) sampler.
+    """
+    ac = base_alphas_cumprod
+    if zero_snr:
+        ac = alphas_cumprod(rescale_zero_terminal_snr(betas_from_alphas_cumprod(ac)))
+    if prediction_type == "epsilon" and ac[-1].item() == 0.0:
+        raise ValueError(
+            "Zero Terminal SNR: an ε-prediction model (prediction_type = 'epsilon') with SNR = 0 at t = T "
+            f"(zero_terminal_snr = {zero_snr}). {EPSILON_AT_ZERO_SNR} Fix: if the checkpoint was trained with "
+            "v-prediction, set prediction_type to v_prediction; otherwise turn zero_terminal_snr off."
+        )
+    return ac, sigma_from_alpha_bar(ac, clamp=True).float()

@@ -1,0 +1,231 @@
+"""The ComfyUI nodes' glue, without ComfyUI: the schedule patch, the post-CFG function, the sampler function, the
+inspector's text and plot. The node files themselves (schemas) run in test_comfyui.py against a real ComfyUI."""
+import importlib
+import importlib.util
+import math
+import pathlib
+import sys
+
+import pytest
+import torch
+
+import zsnr_core as z
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PKG = "zsnr_custom_node_under_test"
+
+
+def _module(name):
+    """nodes/<name>.py, imported as part of this folder loaded as a package, the way ComfyUI loads it."""
+    if PKG not in sys.modules:
+        spec = importlib.util.spec_from_file_location(PKG, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+        pkg = importlib.util.module_from_spec(spec)
+        sys.modules[PKG] = pkg
+        spec.loader.exec_module(pkg)
+    return importlib.import_module(f"{PKG}.nodes.{name}")
+
+
+# Stand-ins for ComfyUI's model_sampling mixins; the glue reads class names only (see nodes/model_sampling.py).
+class EPS:
+    pass
+
+
+class V_PREDICTION(EPS):
+    pass
+
+
+class X0(EPS):
+    pass
+
+
+class EDM(V_PREDICTION):
+    pass
+
+
+class CONST:
+    pass
+
+
+class FakeSampling:
+    def __init__(self, table, mixin=V_PREDICTION):
+        self.sigmas = table
+        self.__class__ = type("ModelSampling", (FakeSampling, mixin), {})
+
+
+@pytest.fixture(scope="module")
+def sd_table(sd_ac):
+    return z.sigma_from_alpha_bar(sd_ac).float()
+
+
+@pytest.fixture(scope="module")
+def zsnr_table(sd_zero_snr_ac):
+    return z.sigma_from_alpha_bar(sd_zero_snr_ac, clamp=True).float()
+
+
+# --- Zero Terminal SNR -------------------------------------------------------------------------------------------
+
+def test_zero_snr_patch_is_exact_and_its_table_is_comfyuis_clamp(sd_table, sd_zero_snr_ac):
+    patched_schedule = _module("patch_schedule").patched_schedule
+    ac, table = patched_schedule(z.alphas_cumprod_from_sigma_table(sd_table), "v_prediction", True)
+    assert ac[-1].item() == 0.0 and ac.dtype == torch.float64
+    # ᾱ read back from a float32 table: measured max relative difference 3.3e-6 from the float64 Algorithm 1, at
+    # t = 997 where ᾱ = 2e-7 (the float32 rounding of √ᾱ_T is shifted out); 1.1e-7 for the idempotence below
+    assert torch.allclose(ac, sd_zero_snr_ac, rtol=1e-5, atol=0)
+    assert table.dtype == torch.float32 and torch.isfinite(table).all()
+    assert table[-1].item() == pytest.approx(4518.76, abs=0.01) and z.is_clamped_zero_snr(table[-1])
+    again, _ = patched_schedule(z.alphas_cumprod_from_sigma_table(table), "v_prediction", True)
+    assert torch.allclose(again, ac, rtol=1e-6, atol=0)  # Algorithm 1 is idempotent, the clamp read as ᾱ_T = 0
+
+
+def test_zero_snr_off_keeps_the_schedule(sd_table):
+    base = z.alphas_cumprod_from_sigma_table(sd_table)
+    ac, _table = _module("patch_schedule").patched_schedule(base, "epsilon", False)
+    assert torch.equal(ac, base) and ac[-1].item() > 0
+
+
+@pytest.mark.parametrize("zero_snr", [True, False])
+def test_zero_snr_on_an_epsilon_model_is_refused_with_the_fix(zsnr_table, sd_table, zero_snr):
+    table = sd_table if zero_snr else zsnr_table  # off, but the model is zero-SNR already: still refused
+    with pytest.raises(ValueError, match="ε-prediction model.*set prediction_type to v_prediction.*turn "
+                                         "zero_terminal_snr off"):
+        _module("patch_schedule").patched_schedule(z.alphas_cumprod_from_sigma_table(table), "epsilon", zero_snr)
+
+
+@pytest.mark.parametrize("mixin, kind", [(V_PREDICTION, "v_prediction"), (EPS, "epsilon"), (X0, "sample")])
+def test_prediction_type_from_comfyuis_mixins(sd_table, mixin, kind):
+    assert _module("model_sampling").prediction_type(FakeSampling(sd_table, mixin)) == kind
+
+
+@pytest.mark.parametrize("mixin", [EDM, CONST])
+def test_prediction_type_refuses_continuous_models(sd_table, mixin):
+    with pytest.raises(ValueError, match=f"discrete-time .* got model_sampling ModelSampling .*{mixin.__name__}"):
+        _module("model_sampling").prediction_type(FakeSampling(sd_table, mixin))
+
+
+def test_schedule_prefers_the_stored_exact_one(sd_table, sd_zero_snr_ac):
+    ms = FakeSampling(sd_table)
+    assert torch.allclose(_module("model_sampling").schedule(ms), z.alphas_cumprod_from_sigma_table(sd_table))
+    ms.zsnr_alphas_cumprod, ms.zsnr_prediction_type = sd_zero_snr_ac, "sample"
+    assert _module("model_sampling").schedule(ms) is sd_zero_snr_ac
+    assert _module("model_sampling").prediction_type(ms) == "sample"
+
+
+# --- Rescale CFG -------------------------------------------------------------------------------------------------
+
+def _cfg_args(shape, sigma, w=7.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g) * math.sqrt(1 + sigma**2)
+    cond, uncond = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    return {"input": x, "sigma": torch.full((shape[0],), sigma), "cond_denoised": cond, "uncond_denoised": uncond,
+            "denoised": uncond + w * (cond - uncond), "cond_scale": w}
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 8, 8), (1, 16, 3, 8, 8)])  # image and video latents
+def test_post_cfg_function_is_algorithm_2_in_v(shape):
+    args = _cfg_args(shape, 3.0)
+    out = _module("patch_cfg").post_cfg_function(0.7, "v")(args)
+    ab = z.alpha_bar_from_sigma(3.0)
+    x_t = args["input"] * math.sqrt(ab)
+    v = [z.predict_v(args[k], x_t, ab, "sample") for k in ("cond_denoised", "uncond_denoised")]
+    ref = z.predict_x0(z.rescale_cfg(v[0], v[1], 7.0, 0.7), x_t, ab, "v_prediction")
+    # float32: measured max difference 1.9e-6 on values up to ~12
+    assert torch.allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_post_cfg_function_is_finite_where_std_is_zero():
+    args = {"input": torch.zeros(2, 4, 8, 8), "sigma": torch.ones(2), "cond_denoised": torch.zeros(2, 4, 8, 8),
+            "denoised": torch.zeros(2, 4, 8, 8)}
+    assert torch.equal(_module("patch_cfg").post_cfg_function(0.7, "eps")(args), torch.zeros(2, 4, 8, 8))
+
+
+@pytest.mark.parametrize("phi, space, match", [(1.5, "v", r"phi must be in \[0.0, 1.0\]"),
+                                               (0.7, "V", "space must be one of 'v', 'x0', 'eps', got 'V'")])
+def test_post_cfg_function_refuses_bad_settings_when_patching(phi, space, match):
+    with pytest.raises(ValueError, match=match):
+        _module("patch_cfg").post_cfg_function(phi, space)
+
+
+# --- DDIM (zero-SNR exact) ---------------------------------------------------------------------------------------
+
+def v_model(x_t, t):
+    return 0.5 * x_t + 0.01 * (t.float() / 1000).view(-1, 1, 1, 1) - 0.2
+
+
+class FakeKSamplerModel:
+    """ComfyUI's KSamplerX0Inpaint → CFGGuider → BaseModel chain: x̂0 from x_σ and σ via the clamped table."""
+
+    def __init__(self, table, mixin=V_PREDICTION):
+        self.inner_model = type("Guider", (), {})()
+        self.inner_model.inner_model = type("BaseModel", (), {})()
+        self.inner_model.inner_model.model_sampling = FakeSampling(table, mixin)
+        ac = z.alpha_bar_from_sigma(table.double())  # the clamp's ᾱ, as ComfyUI evaluates its model
+        self.denoiser = z.denoiser_from_model(v_model, ac, "v_prediction")
+        self.calls = []
+
+    def __call__(self, x, sigma, **kwargs):
+        self.calls.append(float(sigma[0]))
+        return self.denoiser(x, sigma)
+
+
+def test_sampler_function_from_the_clamp_equals_sample_ddim(zsnr_table, sd_zero_snr_ac):
+    sample = _module("sampler_fn").sample_ddim_zero_snr
+    ts = z.timesteps(10)
+    noise = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sigmas = z.spaced_sigmas(zsnr_table, 10).double()
+    model = FakeKSamplerModel(zsnr_table)
+    seen = []
+    out = sample(model, noise * math.sqrt(1 + sigmas[0].item() ** 2), sigmas, extra_args={},
+                 callback=seen.append, disable=True)
+    ref = z.sample_ddim(v_model, noise, sd_zero_snr_ac, ts, "v_prediction")
+    # measured max difference 8.5e-10 (ᾱ read from the float32 table vs float64)
+    assert torch.allclose(out, ref, rtol=0, atol=1e-8)
+    assert model.calls[0] == pytest.approx(4518.76, abs=0.01) and len(model.calls) == 10
+    assert [c["i"] for c in seen] == list(range(10)) and all(torch.isfinite(c["denoised"]).all() for c in seen)
+
+
+def test_sampler_function_on_a_finite_schedule_is_plain_ddim(sd_table):
+    sample = _module("sampler_fn").sample_ddim_zero_snr
+    sigmas = z.spaced_sigmas(sd_table, 5).double()
+    model = FakeKSamplerModel(sd_table, EPS)
+    x = torch.randn(1, 4, 8, 8, dtype=torch.float64) * sigmas[0].item()
+    ref = z.sample_ddim_sigmas(model.denoiser, x, sigmas, disable=True)
+    assert torch.equal(sample(model, x, sigmas, disable=True), ref)
+
+
+def test_sampler_function_refuses_epsilon_at_zero_snr(zsnr_table):
+    sigmas = z.spaced_sigmas(zsnr_table, 5)
+    with pytest.raises(ValueError, match="undefined at ᾱ = 0"):
+        _module("sampler_fn").sample_ddim_zero_snr(FakeKSamplerModel(zsnr_table, EPS), torch.randn(1, 4, 8, 8), sigmas)
+
+
+def test_sampler_function_outside_ksampler_names_what_it_needs(zsnr_table):
+    with pytest.raises(TypeError, match="runs inside ComfyUI's samplers"):
+        _module("sampler_fn").sample_ddim_zero_snr(v_model, torch.randn(1, 4), z.spaced_sigmas(zsnr_table, 5))
+
+
+# --- SNR Inspector -----------------------------------------------------------------------------------------------
+
+def test_inspector_warns_about_epsilon_on_zero_snr_and_late_starts(zsnr_table, sd_zero_snr_ac):
+    inspect = _module("inspect_text").inspect
+    leading = z.spaced_sigmas(zsnr_table, 10, "leading")
+    _, text = inspect(sd_zero_snr_ac, zsnr_table, "epsilon", leading)
+    assert "terminal SNR: 0" in text and "WARNING: an epsilon-prediction model" in text
+    assert "WARNING: the sigmas start at t = 900, not at T = 999" in text and "exactly leading spacing" in text
+    _, text = inspect(sd_zero_snr_ac, zsnr_table, "v_prediction", z.spaced_sigmas(zsnr_table, 10))
+    assert "WARNING" not in text and "exactly trailing spacing, starts at T" in text
+
+
+def test_inspector_notes_a_v_model_without_zero_snr(sd_table, sd_ac):
+    curves, text = _module("inspect_text").inspect(sd_ac, sd_table, "v_prediction")
+    assert "terminal SNR: 0.004682" in text and "add Zero Terminal SNR" in text
+    assert [label for label, _ in curves] == ["model", "rescaled (Algorithm 1)"]
+    assert curves[1][1]["log_snr"][-1].item() == -math.inf
+
+
+def test_plot_is_an_rgb_image_with_both_curves(sd_table, sd_ac):
+    curves, _ = _module("inspect_text").inspect(sd_ac, sd_table, "v_prediction")
+    plot = _module("plot")
+    img = plot.schedule_plot(curves)
+    assert img.shape == (plot.HEIGHT, plot.WIDTH, 3) and img.min() >= 0 and img.max() <= 1
+    pixels = {tuple(p) for p in (img.reshape(-1, 3) * 255).round().astype(int).tolist()}
+    assert all(c in pixels for c in plot.COLORS)
