@@ -1,0 +1,191 @@
+"""Checks against a real ComfyUI checkout, run by test_comfyui.py in a subprocess (ComfyUI's imports are global).
+
+Loads this folder as a custom node through ComfyUI's own loader, builds a tiny v-prediction UNet in-process
+(random weights, CPU) and runs every node and some built-in samplers through the patched model.
+"""
+import asyncio
+import os
+import pathlib
+import sys
+import tempfile
+
+import pytest
+import torch
+
+import zsnr_core as z
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+COMFYUI = os.environ["COMFYUI_PATH"]
+
+# PyPI's torchvision does not load next to a CPU torch; ComfyUI imports it only for models these checks never build.
+_STUB = pathlib.Path(tempfile.mkdtemp(prefix="tv_stub_")) / "torchvision"
+(_STUB / "transforms").mkdir(parents=True)
+(_STUB / "__init__.py").write_text("from . import transforms  # noqa: F401\n")
+(_STUB / "transforms" / "__init__.py").write_text(
+    "def __getattr__(name):\n    raise AttributeError(f'torchvision stub has no {name}')\n")
+sys.path[:0] = [str(_STUB.parent), COMFYUI]
+
+import comfy.cli_args
+
+comfy.cli_args.args.cpu = True  # before comfy.model_management is imported
+
+import comfy.model_base
+import comfy.model_patcher
+import comfy.sample
+import comfy.samplers
+import comfy.supported_models
+from comfy_extras.nodes_model_advanced import RescaleCFG as CoreRescaleCFG
+
+import nodes as comfy_nodes  # ComfyUI's nodes.py, not this repository's nodes/
+
+NODE_IDS = ["ZSNR_ZeroTerminalSNR", "ZSNR_PaperTimesteps", "ZSNR_DDIMSampler", "ZSNR_RescaleCFG", "ZSNR_SNRInspector"]
+LATENT = (1, 4, 8, 8)
+
+
+@pytest.fixture(scope="module")
+def node():
+    assert asyncio.run(comfy_nodes.load_custom_node(str(ROOT))) is True
+    return {i: comfy_nodes.NODE_CLASS_MAPPINGS[i] for i in NODE_IDS}
+
+
+def tiny_vpred_model():
+    unet = {"image_size": 8, "in_channels": 4, "out_channels": 4, "model_channels": 32, "num_res_blocks": 1,
+            "channel_mult": [1, 2], "transformer_depth": [1, 1], "transformer_depth_output": [1, 1, 1, 1, 1, 1],
+            "transformer_depth_middle": 1, "context_dim": 32, "use_spatial_transformer": True,
+            "use_linear_in_transformer": True, "adm_in_channels": None, "use_temporal_attention": False,
+            "use_temporal_resblock": False, "legacy": False}
+    config = comfy.supported_models.SD20(unet)
+    config.unet_config["num_head_channels"] = 16
+    cpu = torch.device("cpu")
+    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.V_PREDICTION, device=cpu)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in base.diffusion_model.parameters():  # re-initialised: ComfyUI zero-inits some output layers
+            p.copy_(0.05 * torch.randn(p.shape, generator=g))
+    return comfy.model_patcher.ModelPatcher(base, load_device=cpu, offload_device=cpu)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_vpred_model()
+
+
+@pytest.fixture(scope="module")
+def conds():
+    g = torch.Generator().manual_seed(1)
+    return [[torch.randn(1, 7, 32, generator=g), {}]], [[torch.randn(1, 7, 32, generator=g), {}]]
+
+
+def run(ntype, **kwargs):
+    return ntype.execute(**kwargs).args
+
+
+def noise(seed=2):
+    return torch.randn(LATENT, generator=torch.Generator().manual_seed(seed))
+
+
+def test_nodes_load_with_tooltips_one_category_and_plain_names(node):
+    categories = set()
+    for ntype in node.values():
+        schema = ntype.GET_SCHEMA()
+        categories.add(schema.category)
+        assert schema.display_name and not schema.display_name.startswith("ZSNR")
+        for inp in schema.inputs:
+            assert inp.tooltip, f"{schema.node_id}.{inp.id} has no tooltip"
+    assert len(categories) == 1
+
+
+def test_schedulers_registered_once_and_equal_paper_timesteps(node, model):
+    asyncio.run(comfy_nodes.load_custom_node(str(ROOT)))  # a second load adds nothing
+    for spacing in z.SPACINGS:
+        assert comfy.samplers.KSampler.SCHEDULERS.count(f"zsnr_{spacing}") == 1
+        assert list(comfy.samplers.SCHEDULER_HANDLERS).count(f"zsnr_{spacing}") == 1
+        ms = model.get_model_object("model_sampling")
+        from_list = comfy.samplers.calculate_sigmas(ms, f"zsnr_{spacing}", 10)
+        (from_node,) = run(node["ZSNR_PaperTimesteps"], model=model, steps=10, spacing=spacing, denoise=1.0)
+        assert torch.equal(from_list, from_node) and len(from_node) == 11
+        assert torch.equal(ms.timestep(from_node[:-1]), z.timesteps(10, spacing))  # ComfyUI maps back to our t
+
+
+def test_zero_snr_patches_a_clone_and_refuses_epsilon(node, model):
+    before = model.get_model_object("model_sampling").sigmas.clone()
+    (patched,) = run(node["ZSNR_ZeroTerminalSNR"], model=model, prediction_type="keep", zero_terminal_snr=True)
+    assert torch.equal(model.get_model_object("model_sampling").sigmas, before)  # input model untouched
+    ms = patched.get_model_object("model_sampling")
+    assert float(ms.sigma_max) == pytest.approx(4518.76, abs=0.01) and ms.zsnr_alphas_cumprod[-1].item() == 0.0
+    assert float(model.get_model_object("model_sampling").sigma_max) == pytest.approx(14.6146, abs=1e-3)
+    with pytest.raises(ValueError, match="ε-prediction model"):
+        run(node["ZSNR_ZeroTerminalSNR"], model=model, prediction_type="epsilon", zero_terminal_snr=True)
+
+
+@pytest.fixture(scope="module")
+def zsnr_model(node, model):
+    (patched,) = run(node["ZSNR_ZeroTerminalSNR"], model=model, prediction_type="v_prediction", zero_terminal_snr=True)
+    return patched
+
+
+@pytest.mark.parametrize("sampler", ["euler", "euler_ancestral", "dpmpp_2m", "ddim"])
+@pytest.mark.parametrize("scheduler", ["simple", "zsnr_trailing", "karras"])
+def test_builtin_samplers_stay_finite_on_the_patched_model(node, zsnr_model, conds, sampler, scheduler):
+    (m,) = run(node["ZSNR_RescaleCFG"], model=zsnr_model, phi=0.7, space="v")
+    out = comfy.sample.sample(m, noise(), 6, 5.0, sampler, scheduler, conds[0], conds[1], torch.zeros(LATENT),
+                              disable_pbar=True, seed=3)
+    assert out.shape == LATENT and torch.isfinite(out).all() and out.abs().max() > 0
+
+
+def test_our_ddim_equals_zsnr_core_sample_ddim(node, zsnr_model, conds):
+    (sigmas,) = run(node["ZSNR_PaperTimesteps"], model=zsnr_model, steps=8, spacing="trailing", denoise=1.0)
+    (sampler,) = run(node["ZSNR_DDIMSampler"], eta=0.0)
+    steps = []
+    out = comfy.sample.sample_custom(zsnr_model, noise(), 1.0, sampler, sigmas, conds[0], conds[1],
+                                     torch.zeros(LATENT), callback=lambda i, den, x, total: steps.append((i, total)),
+                                     disable_pbar=True, seed=3)
+    unet = zsnr_model.model.diffusion_model
+    context = conds[0][0][0]
+    ac = zsnr_model.get_model_object("model_sampling").zsnr_alphas_cumprod
+
+    def v_model(x_t, t):
+        return unet(x_t, t.float(), context=context).float()
+
+    with torch.no_grad():
+        ref = z.sample_ddim(v_model, noise(), ac, z.timesteps(8, "trailing"), "v_prediction", disable=True)
+    ref = zsnr_model.model.process_latent_out(ref)  # ComfyUI hands back latents in the VAE's scale
+    # float32 on CPU: measured max difference 4.8e-6 on values up to ~14 (ComfyUI's float32 σ table and x·√(1+σ²)
+    # round trip against sample_ddim's float64 ᾱ)
+    assert torch.allclose(out, ref, rtol=1e-5, atol=2e-5), (out - ref).abs().max()
+    assert steps == [(i, 8) for i in range(8)]  # the latent-preview/progress callback sees every step
+
+
+def test_our_ddim_with_eta_one_and_through_ksampler_scheduler(node, zsnr_model, conds):
+    (sampler,) = run(node["ZSNR_DDIMSampler"], eta=1.0)
+    sigmas = comfy.samplers.calculate_sigmas(zsnr_model.get_model_object("model_sampling"), "zsnr_linspace", 6)
+    a = comfy.sample.sample_custom(zsnr_model, noise(), 5.0, sampler, sigmas, conds[0], conds[1],
+                                   torch.zeros(LATENT), disable_pbar=True, seed=4)
+    b = comfy.sample.sample_custom(zsnr_model, noise(), 5.0, sampler, sigmas, conds[0], conds[1],
+                                   torch.zeros(LATENT), disable_pbar=True, seed=4)
+    assert torch.isfinite(a).all() and torch.equal(a, b)  # seeded ancestral noise
+
+
+def test_rescale_cfg_in_v_matches_core_comfyui_and_chains(node, model, zsnr_model, conds):
+    # On SD's own schedule (σ_max 14.6). From σ = 4518.76 core RescaleCFG loses ~2.7e-4 per step to float32 cancellation
+    # (it gets x - x̂0 and subtracts it from x again, with |x| ≈ 4518); ours reads x̂0 directly.
+    (ours,) = run(node["ZSNR_RescaleCFG"], model=model, phi=0.7, space="v")
+    (core,) = CoreRescaleCFG().patch(model, 0.7)
+    outs = [comfy.sample.sample(m, noise(), 5, 6.0, "euler", "normal", conds[0], conds[1], torch.zeros(LATENT),
+                                disable_pbar=True, seed=5) for m in (ours, core)]
+    # float32: measured max difference 8.6e-6 on values up to ~12 after 5 steps (2.7e-3 on the zero-SNR model)
+    assert torch.allclose(outs[0], outs[1], rtol=1e-5, atol=1e-5), (outs[0] - outs[1]).abs().max()
+    (chained,) = run(node["ZSNR_RescaleCFG"], model=core, phi=0.7, space="x0")
+    assert "sampler_cfg_function" in chained.model_options  # the other patch is kept
+    assert len(chained.model_options["sampler_post_cfg_function"]) == 1
+    assert "sampler_post_cfg_function" not in zsnr_model.model_options  # input model untouched
+
+
+def test_snr_inspector(node, zsnr_model):
+    (leading,) = run(node["ZSNR_PaperTimesteps"], model=zsnr_model, steps=10, spacing="leading", denoise=1.0)
+    image, text = run(node["ZSNR_SNRInspector"], model=zsnr_model, sigmas=leading)
+    assert image.ndim == 4 and image.shape[0] == 1 and image.shape[-1] == 3
+    assert torch.isfinite(image).all() and 0 <= image.min() and image.max() <= 1
+    assert "terminal SNR: 0" in text and "prediction type: v_prediction" in text and "WARNING: the sigmas" in text
+    _, text = run(node["ZSNR_SNRInspector"], model=zsnr_model)
+    assert "WARNING" not in text
