@@ -6,8 +6,6 @@ Loads this folder as a custom node through ComfyUI's own loader, builds a tiny v
 import asyncio
 import os
 import pathlib
-import sys
-import tempfile
 
 import pytest
 import torch
@@ -17,26 +15,10 @@ import zsnr_core as z
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMFYUI = os.environ["COMFYUI_PATH"]
 
-# PyPI's torchvision does not load next to a CPU torch; ComfyUI imports it only for models these checks never build.
-_STUB = pathlib.Path(tempfile.mkdtemp(prefix="tv_stub_")) / "torchvision"
-(_STUB / "transforms").mkdir(parents=True)
-(_STUB / "__init__.py").write_text("from . import transforms  # noqa: F401\n")
-(_STUB / "transforms" / "__init__.py").write_text(
-    "def __getattr__(name):\n    raise AttributeError(f'torchvision stub has no {name}')\n")
-sys.path[:0] = [str(_STUB.parent), COMFYUI]
+from comfyui_env import start_comfyui, tiny_vpred_model
 
-import comfy.cli_args
-
-comfy.cli_args.args.cpu = True  # before comfy.model_management is imported
-
-import comfy.model_base
-import comfy.model_patcher
-import comfy.sample
-import comfy.samplers
-import comfy.supported_models
+comfy, comfy_nodes = start_comfyui(COMFYUI)
 from comfy_extras.nodes_model_advanced import RescaleCFG as CoreRescaleCFG
-
-import nodes as comfy_nodes  # ComfyUI's nodes.py, not this repository's nodes/
 
 NODE_IDS = ["ZSNR_ZeroTerminalSNR", "ZSNR_PaperTimesteps", "ZSNR_DDIMSampler", "ZSNR_RescaleCFG", "ZSNR_SNRInspector"]
 LATENT = (1, 4, 8, 8)
@@ -46,23 +28,6 @@ LATENT = (1, 4, 8, 8)
 def node():
     assert asyncio.run(comfy_nodes.load_custom_node(str(ROOT))) is True
     return {i: comfy_nodes.NODE_CLASS_MAPPINGS[i] for i in NODE_IDS}
-
-
-def tiny_vpred_model():
-    unet = {"image_size": 8, "in_channels": 4, "out_channels": 4, "model_channels": 32, "num_res_blocks": 1,
-            "channel_mult": [1, 2], "transformer_depth": [1, 1], "transformer_depth_output": [1, 1, 1, 1, 1, 1],
-            "transformer_depth_middle": 1, "context_dim": 32, "use_spatial_transformer": True,
-            "use_linear_in_transformer": True, "adm_in_channels": None, "use_temporal_attention": False,
-            "use_temporal_resblock": False, "legacy": False}
-    config = comfy.supported_models.SD20(unet)
-    config.unet_config["num_head_channels"] = 16
-    cpu = torch.device("cpu")
-    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.V_PREDICTION, device=cpu)
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in base.diffusion_model.parameters():  # re-initialised: ComfyUI zero-inits some output layers
-            p.copy_(0.05 * torch.randn(p.shape, generator=g))
-    return comfy.model_patcher.ModelPatcher(base, load_device=cpu, offload_device=cpu)
 
 
 @pytest.fixture(scope="module")
