@@ -16,9 +16,10 @@ def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
-def test_core_imports_only_torch_and_numpy():
+@pytest.mark.parametrize("module", ["zsnr_core", "zsnr_core.toy", "zsnr_core.demo"])
+def test_core_imports_only_torch_and_numpy(module):
     probe = _python(
-        "import sys, torch, numpy; before = set(sys.modules); import zsnr_core; "
+        f"import sys, torch, numpy; before = set(sys.modules); import {module}; "
         "new = {m.split('.')[0] for m in set(sys.modules) - before}; print(sorted(new))")
     assert probe.returncode == 0, probe.stderr
     loaded = set(eval(probe.stdout))

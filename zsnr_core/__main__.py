@@ -1,8 +1,14 @@
-"""Command line: `python -m zsnr_core report` prints the terminal SNR of a schedule before and after Algorithm 1."""
+"""Command line of zsnr_core.
+
+    python -m zsnr_core demo      the flawed and the fixed pipelines on the shipped toy models: a table and a figure
+    python -m zsnr_core train     (re)train the toy models from scratch into a folder, with a manifest
+    python -m zsnr_core report    the terminal SNR of a schedule before and after Algorithm 1
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .report import format_reports, terminal_snr_report
 from .schedules import SCHEDULES, make_betas, rescale_zero_terminal_snr
@@ -20,18 +26,138 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu (or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .toy.zoo import MODELS, train_models
+
+    names = list(MODELS) if args.model == "all" else [args.model]
+    train_models(names, args.out, args.steps, _device(args.device), eval_every=args.eval_every,
+                 command="python -m zsnr_core " + " ".join(args.argv))
+    print(f"models and manifest.json in {args.out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import format_table, run_pipeline, save_figure
+    from .toy.pipelines import FIXED, FLAWED
+    from .toy.zoo import MODELS, WEIGHTS_DIR, load_models, reference_data, train_models
+
+    device = _device(args.device)
+    weights = args.weights or WEIGHTS_DIR
+    if args.train:
+        train_models(list(MODELS), args.train_dir, args.train_steps, device,
+                     command="python -m zsnr_core " + " ".join(args.argv))
+        weights = args.train_dir
+    models = load_models(weights, device)
+    data = reference_data()
+    t0 = time.perf_counter()
+    rows = []
+    for denoiser in ("trained",) + (() if args.no_ideal else ("ideal",)):
+        for key in (FLAWED, FIXED):
+            rows.append(run_pipeline(key, denoiser, models["fixed" if key == FIXED else "flawed"], data,
+                                     args.num_samples, args.steps, args.guidance, args.phi if key == FIXED else None,
+                                     args.seed, device))
+            print(f"  sampled {rows[-1].pipeline.label} ({denoiser} denoiser) in {rows[-1].seconds:.1f} s",
+                  file=sys.stderr)
+    if not args.no_ideal:
+        rows.append(run_pipeline("zsnr_eps", "ideal", None, data, args.num_samples, args.steps, args.guidance, None,
+                                 args.seed, device))
+    print(f"\n{args.num_samples} samples per pipeline, {args.steps} DDIM steps, guidance w = {args.guidance:g}, "
+          f"seed {args.seed}, models from {weights}\n")
+    print(format_table(rows, data, args.num_samples))
+    if not args.no_figure:
+        try:
+            path = save_figure(rows, data, args.out)
+            print(f"\nfigure: {path}")
+        except ImportError:
+            print("\nfigure skipped: matplotlib is not installed (pip install matplotlib)", file=sys.stderr)
+    print(f"sampling took {time.perf_counter() - t0:.1f} s on {device}", file=sys.stderr)
+    return 0
+
+
+def _positive_int(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
+        return value
+    return parse
+
+
+def _float_in(low: float, high: float, fix: str = ""):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}" + (f"; {fix}" if fix else ""))
+        return value
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zsnr_core", description=__doc__)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="python -m zsnr_core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="flawed vs fixed pipelines on the shipped toy models: table and figure")
+    demo.add_argument("--num-samples", type=_positive_int(4, 100_000), default=64, help="samples per pipeline (64)")
+    demo.add_argument("--steps", type=_positive_int(1, 1000), default=25, help="DDIM steps (25)")
+    demo.add_argument("--guidance", type=_float_in(0.0, 100.0, "1 is no guidance"), default=3.0,
+                      help="classifier-free guidance scale w for both pipelines (3)")
+    demo.add_argument("--phi", type=_float_in(0.0, 1.0, "0 is plain CFG, the paper uses 0.7"), default=0.7,
+                      help="guidance rescale φ of the fixed pipeline (0.7, the paper's)")
+    demo.add_argument("--seed", type=_positive_int(0, 2**62), default=0, help="seed of the initial noise (0)")
+    demo.add_argument("--out", default="zsnr_demo.png", help="where to write the figure (zsnr_demo.png)")
+    demo.add_argument("--no-figure", action="store_true", help="print the table only")
+    demo.add_argument("--no-ideal", action="store_true", help="skip the rows of the exact (ideal) denoiser")
+    demo.add_argument("--weights", default=None, help="folder of flawed/fixed .safetensors (default: the shipped ones)")
+    demo.add_argument("--train", action="store_true", help="retrain both models from scratch first (minutes on CPU)")
+    demo.add_argument("--train-dir", default="zsnr_models", help="where --train writes its models (zsnr_models)")
+    demo.add_argument("--train-steps", type=_positive_int(1, 10_000_000), default=None,
+                      help="training steps per model with --train (default: the shipped models' count)")
+    demo.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")
+    demo.set_defaults(run=_demo)
+
+    train = sub.add_parser("train", help="train the toy models from scratch (resumes from OUT/checkpoints)")
+    train.add_argument("--model", choices=("all", "flawed", "fixed"), default="all", help="which model (all)")
+    train.add_argument("--out", default="zsnr_models", help="output folder (zsnr_models); "
+                       "zsnr_core/toy/weights rebuilds the shipped ones")
+    train.add_argument("--steps", type=_positive_int(1, 10_000_000), default=None,
+                       help="training steps (default: the shipped models' count)")
+    train.add_argument("--eval-every", type=_positive_int(0, 10_000_000), default=250,
+                       help="log sample metrics every N steps, 0 never (250)")
+    train.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")
+    train.set_defaults(run=_train)
+
     report = sub.add_parser("report", help="terminal SNR of a schedule before and after Algorithm 1")
     report.add_argument("--schedule", choices=(*SCHEDULES, "all"), default="scaled_linear",
                         help="noise schedule (default: scaled_linear, Stable Diffusion's)")
     report.add_argument("--timesteps", type=int, default=1000, help="number of training timesteps T (default: 1000)")
     report.set_defaults(run=_report)
+
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.run(args)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
 
 

@@ -1,0 +1,183 @@
+"""Training the toy UNets: ε- or v-loss on any schedule, EMA, label dropout, resumable safetensors checkpoints.
+
+Every random draw of step k (its fresh batch of shapes, timesteps, noise and dropped labels) comes from seeds made of
+(config.seed, k), so a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+
+from .._checks import check_choice, check_float, check_int
+from ..losses import diffusion_loss
+from ..parametrization import PREDICTION_TYPES, add_noise
+from .data import make_shapes
+from .safetensors_io import load_file, save_file
+from .unet import TinyUNet
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    zero_snr: bool
+    prediction_type: str
+    steps: int = 1200
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup: int = 50
+    ema_decay: float = 0.999
+    label_dropout: float = 0.1
+    size: int = 32
+    widths: tuple[int, ...] = (32, 64, 64)
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
+        check_int("steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_float("lr", self.lr, 0.0, 1.0)
+        check_float("ema_decay", self.ema_decay, 0.0, 1.0)
+        check_float("label_dropout", self.label_dropout, 0.0, 1.0)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        raw = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        raw = {k: v for k, v in raw.items() if k in known}
+        raw["widths"] = tuple(raw.get("widths", cls.widths))
+        return cls(**raw)
+
+
+def build_model(config: TrainConfig, num_classes: int = 4) -> TinyUNet:
+    torch.manual_seed(config.seed)
+    return TinyUNet(3, config.widths, num_classes)
+
+
+def _lr(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _batch(config: TrainConfig, step: int, alphas_cumprod: torch.Tensor, num_classes: int, device):
+    seed = (config.seed + 1) * 10_000_000 + step  # never the reference set's seed 0
+    data = make_shapes(config.batch_size, config.size, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randint(0, len(alphas_cumprod), (config.batch_size,), generator=g)
+    noise = torch.randn(data.images.shape, generator=g)
+    drop = torch.rand(config.batch_size, generator=g) < config.label_dropout
+    labels = torch.where(drop, num_classes, data.labels)
+    return data.images.to(device), noise.to(device), t.to(device), labels.to(device), alphas_cumprod[t]
+
+
+def _save_checkpoint(path: Path, model, ema, optimizer, config: TrainConfig, step: int, history: list, wall: float):
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    for i, state in optimizer.state_dict()["state"].items():
+        for k, v in state.items():
+            tensors[f"optim.{i}.{k}"] = torch.as_tensor(v)
+    save_file(tensors, path, {"config": config.to_json(), "step": str(step), "history": json.dumps(history),
+                              "wall_time_s": f"{wall:.1f}"})
+
+
+def _load_checkpoint(path: Path, model, ema, optimizer, config: TrainConfig):
+    tensors, meta = load_file(path)
+    saved = TrainConfig.from_json(meta["config"])
+    if replace(saved, steps=config.steps) != config:
+        raise ValueError(f"checkpoint {path} was trained with {saved}, not {config}; "
+                         "delete it or pass a different checkpoint path to start over")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    state = optimizer.state_dict()
+    for key, v in tensors.items():
+        if key.startswith("optim."):
+            _, i, k = key.split(".", 2)
+            state["state"].setdefault(int(i), {})[k] = v
+    optimizer.load_state_dict(state)
+    return int(meta["step"]), json.loads(meta["history"]), float(meta["wall_time_s"])
+
+
+@dataclass
+class TrainResult:
+    model: TinyUNet  # the EMA weights, in eval mode
+    config: TrainConfig
+    history: list  # [step, mean loss over the last `log_every` steps]
+    wall_time_s: float
+
+
+def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu", disable: bool | None = None,
+          checkpoint_every: int = 250, log_every: int = 25, evaluate=None, eval_every: int = 0,
+          log=print, until: int | None = None) -> TrainResult:
+    """Train `config`, resuming from `checkpoint` when it exists; returns the EMA model.
+
+    `until` stops after that step (a checkpoint is written there), to split a long run into sessions.
+
+    `evaluate(ema_model) -> str`, if given, runs every `eval_every` steps and its line is logged.
+    """
+    from .pipelines import schedule  # the schedule of the zero-SNR flag, shared with sampling
+
+    ac = schedule(config.zero_snr)
+    num_classes = 4
+    model = build_model(config, num_classes).to(device)
+    ema = build_model(config, num_classes).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    start, history, wall = 0, [], 0.0
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        start, history, wall = _load_checkpoint(checkpoint, model, ema, optimizer, config)
+        log(f"[{config.name}] resumed at step {start} from {checkpoint}")
+    from .._progress import progress
+
+    stop = config.steps if until is None else min(config.steps, check_int("until", until, 1))
+    bar = progress(max(0, stop - start), disable)
+    window, t0 = [], time.perf_counter()
+    for i in bar:
+        step = start + i
+        for group in optimizer.param_groups:
+            group["lr"] = _lr(config, step)
+        x0, noise, t, labels, ab = _batch(config, step, ac, num_classes, device)
+        out = model(add_noise(x0, noise, ab), t, labels)
+        loss = diffusion_loss(out, x0, noise, ab, config.prediction_type)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"[{config.name}] loss became {loss.item()} at step {step}; lower lr ({config.lr})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        decay = min(config.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        window.append(loss.item())
+        done = step + 1
+        if done % log_every == 0 or done == config.steps:
+            history.append([done, sum(window) / len(window)])
+            window = []
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{history[-1][1]:.4f}")
+        if evaluate is not None and eval_every and (done % eval_every == 0 or done == config.steps):
+            ema.eval()
+            log(f"[{config.name}] step {done}: loss {history[-1][1]:.4f}, {evaluate(ema)}")
+        if checkpoint is not None and (done % checkpoint_every == 0 or done == stop):
+            _save_checkpoint(checkpoint, model, ema, optimizer, config, done,
+                             history, wall + time.perf_counter() - t0)
+    ema.eval()
+    return TrainResult(ema, config, history, wall + time.perf_counter() - t0)
+
+
+def export_weights(result: TrainResult, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """The EMA weights and the config as a standalone safetensors file (what the demo loads)."""
+    meta = {"format": "zsnr-toy-unet/1", "config": result.config.to_json(), **(metadata or {})}
+    save_file(result.model.state_dict(), path, meta)
