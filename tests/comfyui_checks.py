@@ -154,3 +154,31 @@ def test_snr_inspector(node, zsnr_model):
     assert "terminal SNR: 0" in text and "prediction type: v_prediction" in text and "WARNING: the sigmas" in text
     _, text = run(node["ZSNR_SNRInspector"], model=zsnr_model)
     assert "WARNING" not in text
+
+
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "example_workflows").glob("*.json")), ids=lambda p: p.stem)
+def test_example_workflows_fit_the_node_schemas(node, path):
+    import json
+
+    asyncio.run(comfy_nodes.init_builtin_extra_nodes())  # SamplerCustomAdvanced, CFGGuider, PreviewAny, ...
+    wf = json.loads(path.read_text())
+    for n in wf["nodes"]:
+        cls = comfy_nodes.NODE_CLASS_MAPPINGS[n["type"]]
+        spec = cls.INPUT_TYPES()
+        declared = {**spec.get("required", {}), **spec.get("optional", {})}
+        sockets = {k: v[0] for k, v in declared.items() if not isinstance(v[0], list) and v[0] not in WIDGET_TYPES}
+        assert {i["name"]: i["type"] for i in n["inputs"]}.items() <= {k: str(t) for k, t in sockets.items()}.items()
+        assert [o["type"] for o in n["outputs"]] == list(cls.RETURN_TYPES), n["type"]
+        widgets = [(k, v) for k, v in declared.items() if isinstance(v[0], list) or v[0] in WIDGET_TYPES]
+        values = iter(n["widgets_values"])
+        for name, (kind, *opts) in widgets:
+            value = next(values)
+            options = kind if isinstance(kind, list) else (opts[0].get("options") if opts else None)
+            if options:  # an empty list is a folder of model files, empty in a bare checkout
+                assert value in options, f"{n['type']}.{name} = {value!r} is not one of its options"
+            if opts and opts[0].get("control_after_generate"):
+                assert next(values) in ("fixed", "increment", "decrement", "randomize")
+        assert next(values, None) is None, f"{n['type']} has more widget values than widgets"
