@@ -1,4 +1,5 @@
 """sample_ddim and sample_ddim_sigmas: exact trajectories, closed forms, diffusers, equation 20, refusals."""
+import itertools
 import math
 
 import pytest
@@ -135,7 +136,7 @@ def test_gaussian_closed_form_is_finite_from_zero_snr_and_converges(sd_zero_snr_
 
 def test_same_generator_seed_gives_identical_samples(sd_zero_snr_ac):
     model = gaussian_v_model(0.7, sd_zero_snr_ac)
-    run = lambda seed: z.sample_ddim(model, _noise(), sd_zero_snr_ac, z.timesteps(8), eta=1.0,  # noqa: E731
+    run = lambda seed: z.sample_ddim(model, _noise(), sd_zero_snr_ac, z.timesteps(8), eta=1.0,
                                      generator=torch.Generator().manual_seed(seed))
     assert torch.equal(run(1), run(1)) and not torch.equal(run(1), run(2))
 
@@ -163,19 +164,19 @@ def test_nan_from_the_model_is_reported_with_its_step(sd_zero_snr_ac):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(timesteps=[999, 999, 500]), r"strictly descending, got timesteps\[0\] = 999 then timesteps\[1\] = 999"),
-    (dict(timesteps=[500, 999]), r"strictly descending"),
-    (dict(timesteps=[1000, 500]), r"timesteps must lie in \[0, 999\], got min 500, max 1000"),
-    (dict(timesteps=torch.tensor([999.0, 500.0])), r"integer tensor, got dtype torch.float32"),
-    (dict(timesteps=[]), r"non-empty 1-D integer tensor"),
-    (dict(eta=1.5), r"eta must be in \[0.0, 1.0\], got 1.5"),
-    (dict(prediction_type="eps"), r"prediction_type must be one of"),
-    (dict(x=torch.full((1, 4), float("nan"))), r"x contains 4 non-finite value"),
-    (dict(alphas_cumprod=torch.tensor([0.9, 0.95, 0.5])), r"non-increasing"),
-    (dict(alphas_cumprod=torch.tensor([0.9, float("nan"), 0.0])), r"alphas_cumprod contains NaN at index 1"),
+    ({"timesteps": [999, 999, 500]}, r"strictly descending, got timesteps\[0\] = 999 then timesteps\[1\] = 999"),
+    ({"timesteps": [500, 999]}, r"strictly descending"),
+    ({"timesteps": [1000, 500]}, r"timesteps must lie in \[0, 999\], got min 500, max 1000"),
+    ({"timesteps": torch.tensor([999.0, 500.0])}, r"integer tensor, got dtype torch.float32"),
+    ({"timesteps": []}, r"non-empty 1-D integer tensor"),
+    ({"eta": 1.5}, r"eta must be in \[0.0, 1.0\], got 1.5"),
+    ({"prediction_type": "eps"}, r"prediction_type must be one of"),
+    ({"x": torch.full((1, 4), float("nan"))}, r"x contains 4 non-finite value"),
+    ({"alphas_cumprod": torch.tensor([0.9, 0.95, 0.5])}, r"non-increasing"),
+    ({"alphas_cumprod": torch.tensor([0.9, float("nan"), 0.0])}, r"alphas_cumprod contains NaN at index 1"),
 ])
 def test_bad_arguments(sd_zero_snr_ac, kwargs, match):
-    args = dict(model=lambda x, t: x, x=_noise(), alphas_cumprod=sd_zero_snr_ac, timesteps=[999, 500])
+    args = {"model": lambda x, t: x, "x": _noise(), "alphas_cumprod": sd_zero_snr_ac, "timesteps": [999, 500]}
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         z.sample_ddim(**args)
@@ -208,7 +209,7 @@ def test_sigma_sampler_equals_sample_ddim_from_infinite_sigma(sd_zero_snr_ac, et
     ref = z.sample_ddim(model, x_T, ac, ts, eta=eta, generator=torch.Generator(device).manual_seed(3))
     g = torch.Generator(device).manual_seed(3)
     draws, keys = [], []
-    noise_sampler = lambda s, s_next: torch.randn(x_T.shape, generator=g, device=device)  # noqa: E731
+    noise_sampler = lambda s, s_next: torch.randn(x_T.shape, generator=g, device=device)
     out = z.sample_ddim_sigmas(z.denoiser_from_model(model, ac), x_T, sigmas, eta=eta, noise_sampler=noise_sampler,
                                callback=lambda d: (keys.append(set(d)), draws.append(d["sigma"])))
     # float32; measured max difference 3.6e-7 (η = 0 and 1) on values up to 1.6
@@ -230,10 +231,10 @@ def test_sigma_sampler_for_an_epsilon_model_on_its_own_schedule(sd_ac):
 def test_sigma_sampler_with_eta_zero_is_euler():
     """DDIM (η = 0) in σ-space is Euler's method on the probability-flow ODE (Karras et al. 2022)."""
     sigmas = torch.tensor([14.6, 7.0, 3.0, 1.0, 0.3, 0.0], dtype=torch.float64)
-    denoiser = lambda x, s: torch.tanh(x) * (1 / (1 + s.view(-1, 1, 1, 1)))  # noqa: E731 (any smooth denoiser)
+    denoiser = lambda x, s: torch.tanh(x) * (1 / (1 + s.view(-1, 1, 1, 1)))
     x = _noise(dtype=torch.float64) * 14.6
     euler = x
-    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+    for s, s_next in itertools.pairwise(sigmas):
         d = (euler - denoiser(euler, s.expand(2))) / s
         euler = euler + d * (s_next - s)
     assert torch.allclose(z.sample_ddim_sigmas(denoiser, x, sigmas), euler, atol=1e-12)
@@ -274,7 +275,7 @@ def test_sigma_sampler_bad_sigmas(sigmas, match):
 def test_sigma_sampler_seeds_its_noise_from_extra_args(sd_zero_snr_ac):
     sigmas = _sigmas(sd_zero_snr_ac, z.timesteps(6))
     denoiser = z.denoiser_from_model(gaussian_v_model(0.5, sd_zero_snr_ac), sd_zero_snr_ac)
-    run = lambda seed: z.sample_ddim_sigmas(lambda x, s, seed: denoiser(x, s), _noise(), sigmas,  # noqa: E731
+    run = lambda seed: z.sample_ddim_sigmas(lambda x, s, seed: denoiser(x, s), _noise(), sigmas,
                                             extra_args={"seed": seed}, eta=1.0)
     assert torch.equal(run(5), run(5)) and not torch.equal(run(5), run(6))
 

@@ -55,7 +55,7 @@ def test_betas_match_diffusers(schedule, T):
     from diffusers import DDIMScheduler
 
     # diffusers' DDIMScheduler defaults to 1e-4 → 0.02 for every schedule; SD's range must be passed to it.
-    sd_range = dict(beta_start=0.00085, beta_end=0.012) if schedule == "scaled_linear" else {}
+    sd_range = {"beta_start": 0.00085, "beta_end": 0.012} if schedule == "scaled_linear" else {}
     ref = DDIMScheduler(num_train_timesteps=T, beta_schedule=schedule, **sd_range).betas.double()
     ours = z.make_betas(schedule, T)
     # diffusers builds betas in float32: measured max relative difference 2.2e-7 (scaled_linear, T=1000), so
@@ -120,10 +120,10 @@ def test_unknown_schedule_names_the_choices():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(num_train_timesteps=1), r"num_train_timesteps must be >= 2, got 1"),
-    (dict(beta_start=0.0), r"0 < beta_start <= beta_end < 1"),
-    (dict(beta_start=0.02, beta_end=0.01), r"0 < beta_start <= beta_end < 1"),
-    (dict(beta_end=float("nan")), r"beta_end must be in \[0.0, 1.0\], got nan"),
+    ({"num_train_timesteps": 1}, r"num_train_timesteps must be >= 2, got 1"),
+    ({"beta_start": 0.0}, r"0 < beta_start <= beta_end < 1"),
+    ({"beta_start": 0.02, "beta_end": 0.01}, r"0 < beta_start <= beta_end < 1"),
+    ({"beta_end": float("nan")}, r"beta_end must be in \[0.0, 1.0\], got nan"),
 ])
 def test_bad_schedule_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
