@@ -68,7 +68,7 @@ def format_table(rows: list[DemoRow], data, n: int) -> str:
                      f"{100 * m.saturated:>6.1f} {m.fd8:>6.2f}")
     lines.append(f"\nbright std: std of per-image mean brightness; W1: Wasserstein-1 distance to the data's brightness "
                  f"distribution;\ndark%/bright%: images with mean below -0.6 / above 0.6; sat%: pixel values beyond ±1; "
-                 f"FD8: Fréchet distance of 8×8-pooled\nimages to the data (the data row: {n} other data images, "
+                 f"FD8: Fréchet distance of 8×8-pooled\nimages to the data (the data row: {n} fresh data images, "
                  f"the floor at this sample size).")
     return "\n".join(lines)
 
