@@ -10,7 +10,7 @@ from zsnr_core.toy.pipelines import PIPELINES, sample
 from zsnr_core.toy.safetensors_io import load_file
 from zsnr_core.toy.train import TrainConfig, export_weights, train
 from zsnr_core.toy.unet import TinyUNet
-from zsnr_core.toy.zoo import MODELS, RETRAIN_COMMAND, WEIGHTS_DIR, load_model, load_models
+from zsnr_core.toy.zoo import MODELS, RETRAIN_COMMAND, WEIGHTS_DIR, load_model, load_models, train_models
 
 TINY = TrainConfig("tiny", zero_snr=True, prediction_type="v_prediction", steps=60, batch_size=16, lr=3e-3, warmup=5,
                    size=16, widths=(8, 16))
@@ -69,6 +69,19 @@ def test_missing_or_damaged_weights_name_the_retrain_command(tmp_path):
     (tmp_path / "fixed.safetensors").write_bytes(b"not a model at all")
     with pytest.raises(FileNotFoundError, match=fix):
         load_model(tmp_path / "fixed.safetensors")
+
+
+def test_train_command_writes_loadable_models_and_a_manifest(tmp_path, monkeypatch):
+    monkeypatch.setitem(MODELS, "fixed", replace(TINY, name="fixed"))  # the shipped config, shrunk for speed
+    manifest = train_models(["fixed"], tmp_path, steps=2, eval_every=0, log=lambda *_: None, final_samples=8,
+                            command="python -m zsnr_core train --steps 2")
+    entry = manifest["models"]["fixed"]
+    assert entry["config"]["steps"] == 2 and entry["command"] == "python -m zsnr_core train --steps 2"
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+    assert {"sha256", "wall_time_s", "device", "torch", "final_loss", "final_metrics"} <= entry.keys()
+    model, config = load_model(tmp_path / entry["file"])
+    assert config == replace(MODELS["fixed"], steps=2)
+    assert (tmp_path / "checkpoints" / "fixed.safetensors").exists()  # resumable state beside the export
 
 
 def test_shipped_weights_load_match_the_manifest_and_sample_finite():

@@ -87,24 +87,15 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
-        return value
-    return parse
+def _number_in(kind, low, high, fix: str = ""):
+    """An argparse type: `kind` (int or float) in [low, high], with an error that names the range and the fix."""
+    noun = "an integer" if kind is int else "a number"
 
-
-def _float_in(low: float, high: float, fix: str = ""):
-    def parse(text: str) -> float:
+    def parse(text: str):
         try:
-            value = float(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number in [{low}, {high}], got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be {noun} in [{low}, {high}], got {text!r}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}" + (f"; {fix}" if fix else ""))
         return value
@@ -118,20 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="flawed vs fixed pipelines on the shipped toy models: table and figure")
-    demo.add_argument("--num-samples", type=_positive_int(4, 100_000), default=64, help="samples per pipeline (64)")
-    demo.add_argument("--steps", type=_positive_int(1, 1000), default=25, help="DDIM steps (25)")
-    demo.add_argument("--guidance", type=_float_in(0.0, 100.0, "1 is no guidance"), default=3.0,
+    demo.add_argument("--num-samples", type=_number_in(int, 4, 100_000), default=64, help="samples per pipeline (64)")
+    demo.add_argument("--steps", type=_number_in(int, 1, 1000), default=25, help="DDIM steps (25)")
+    demo.add_argument("--guidance", type=_number_in(float, 0.0, 100.0, "1 is no guidance"), default=3.0,
                       help="classifier-free guidance scale w for both pipelines (3)")
-    demo.add_argument("--phi", type=_float_in(0.0, 1.0, "0 is plain CFG, the paper uses 0.7"), default=0.7,
+    demo.add_argument("--phi", type=_number_in(float, 0.0, 1.0, "0 is plain CFG, the paper uses 0.7"), default=0.7,
                       help="guidance rescale φ of the fixed pipeline (0.7, the paper's)")
-    demo.add_argument("--seed", type=_positive_int(0, 2**62), default=0, help="seed of the initial noise (0)")
+    demo.add_argument("--seed", type=_number_in(int, 0, 2**62), default=0, help="seed of the initial noise (0)")
     demo.add_argument("--out", default="zsnr_demo.png", help="where to write the figure (zsnr_demo.png)")
     demo.add_argument("--no-figure", action="store_true", help="print the table only")
     demo.add_argument("--no-ideal", action="store_true", help="skip the rows of the exact (ideal) denoiser")
     demo.add_argument("--weights", default=None, help="folder of flawed/fixed .safetensors (default: the shipped ones)")
     demo.add_argument("--train", action="store_true", help="retrain both models from scratch first (minutes on CPU)")
     demo.add_argument("--train-dir", default="zsnr_models", help="where --train writes its models (zsnr_models)")
-    demo.add_argument("--train-steps", type=_positive_int(1, 10_000_000), default=None,
+    demo.add_argument("--train-steps", type=_number_in(int, 1, 10_000_000), default=None,
                       help="training steps per model with --train (default: the shipped models' count)")
     demo.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")
     demo.set_defaults(run=_demo)
@@ -140,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--model", choices=("all", "flawed", "fixed"), default="all", help="which model (all)")
     train.add_argument("--out", default="zsnr_models", help="output folder (zsnr_models); "
                        "zsnr_core/toy/weights rebuilds the shipped ones")
-    train.add_argument("--steps", type=_positive_int(1, 10_000_000), default=None,
+    train.add_argument("--steps", type=_number_in(int, 1, 10_000_000), default=None,
                        help="training steps (default: the shipped models' count)")
-    train.add_argument("--eval-every", type=_positive_int(0, 10_000_000), default=250,
+    train.add_argument("--eval-every", type=_number_in(int, 0, 10_000_000), default=250,
                        help="log sample metrics every N steps, 0 never (250)")
     train.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")
     train.set_defaults(run=_train)

@@ -75,7 +75,7 @@ def _sha256(path: Path) -> str:
 
 
 def train_models(names, out: str | Path, steps: int | None = None, device="cpu", disable=None, log=print,
-                 eval_every: int = 250, command: str | None = None) -> dict:
+                 eval_every: int = 250, command: str | None = None, final_samples: int = 256) -> dict:
     """Train `names` into `out` (resuming from out/checkpoints/), export the EMA weights, update out/manifest.json."""
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
         path = out / f"{name}.safetensors"
         export_weights(result, path)
         t0 = time.perf_counter()
-        final = evaluate(result.model, name, device=device, reference=reference)
+        final = evaluate(result.model, name, n=final_samples, device=device, reference=reference)
         manifest["models"][name] = {
             "file": path.name,
             "sha256": _sha256(path),
@@ -107,7 +107,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
             "device": str(device) if str(device) != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "
                                                                   f"{torch.get_num_threads()} threads)",
             "torch": torch.__version__,
-            "final_metrics": {"pipeline": OWN_PIPELINE[name], "samples": 256, "steps": 25, "guidance": 1.0,
+            "final_metrics": {"pipeline": OWN_PIPELINE[name], "samples": final_samples, "steps": 25, "guidance": 1.0,
                               **{k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()}},
             "eval_time_s": round(time.perf_counter() - t0, 1),
         }
