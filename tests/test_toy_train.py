@@ -1,4 +1,5 @@
 """Training the toy UNet, resuming it, the shipped weights and the demo command."""
+import hashlib
 import json
 from dataclasses import replace
 
@@ -51,6 +52,8 @@ def test_resume_refuses_another_config(tmp_path):
     train(replace(TINY, steps=2), ckpt, disable=True)
     with pytest.raises(ValueError, match="delete it or pass a different checkpoint"):
         train(replace(TINY, steps=4, lr=1e-3), ckpt, disable=True)
+    with pytest.raises(ValueError, match="past the 1 steps asked for"):
+        train(replace(TINY, steps=1), ckpt, disable=True)
 
 
 def test_exported_weights_round_trip(tmp_path):
@@ -79,8 +82,9 @@ def test_train_command_writes_loadable_models_and_a_manifest(tmp_path, monkeypat
     assert entry["config"]["steps"] == 2 and entry["command"] == "python -m zsnr_core train --steps 2"
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
     assert {"sha256", "wall_time_s", "device", "torch", "final_loss", "final_metrics"} <= entry.keys()
-    model, config = load_model(tmp_path / entry["file"])
+    _, config = load_model(tmp_path / entry["file"])
     assert config == replace(MODELS["fixed"], steps=2)
+    assert hashlib.sha256((tmp_path / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
     assert (tmp_path / "checkpoints" / "fixed.safetensors").exists()  # resumable state beside the export
 
 
@@ -93,6 +97,7 @@ def test_shipped_weights_load_match_the_manifest_and_sample_finite():
         assert TrainConfig.from_json(meta["config"]) == config  # shipped = what the training command makes
         assert entry["config"] == json.loads(config.to_json())
         assert entry["command"].startswith("python -m zsnr_core train")
+        assert hashlib.sha256((WEIGHTS_DIR / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
     for key in ("sd", "zsnr_v_trailing_rescaled"):
         pipe = PIPELINES[key]
         x = sample(models[pipe.model], pipe, 4, steps=3, guidance_scale=3.0)

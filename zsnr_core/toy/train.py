@@ -137,6 +137,9 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
         start, history, wall = _load_checkpoint(checkpoint, model, ema, optimizer, config)
+        if start > config.steps:
+            raise ValueError(f"checkpoint {checkpoint} is at step {start}, past the {config.steps} steps asked for; "
+                             "ask for at least as many steps, or delete it to start over")
         log(f"[{config.name}] resumed at step {start} from {checkpoint}")
     from .._progress import progress
 
