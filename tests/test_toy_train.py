@@ -102,6 +102,7 @@ def test_shipped_weights_load_match_the_manifest_and_sample_finite():
         pipe = PIPELINES[key]
         x = sample(models[pipe.model], pipe, 4, steps=3, guidance_scale=3.0)
         assert x.shape == (4, 3, 32, 32) and bool(torch.isfinite(x).all())
+        assert torch.equal(x, sample(models[pipe.model], pipe, 4, steps=3, guidance_scale=3.0))  # same seed
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
