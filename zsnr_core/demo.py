@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .parametrization import EPSILON_AT_ZERO_SNR
 from .toy.ideal import IdealDenoiser
 from .toy.metrics import SampleMetrics, sample_metrics
 from .toy.pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
@@ -42,6 +43,8 @@ def run_pipeline(key: str, denoiser: str, model, data, n: int, steps: int, guida
     try:
         samples = sample(model, pipe, n, steps, guidance_scale, phi, seed, eta, device=device, disable=disable).cpu()
     except ValueError as err:  # ε-prediction on the zero-SNR schedule: refused by the library, shown as such
+        if str(err) != EPSILON_AT_ZERO_SNR:
+            raise
         return DemoRow(key, pipe, denoiser, guidance_scale, phi, None, None, str(err).split(":")[0],
                        time.perf_counter() - t0)
     return DemoRow(key, pipe, denoiser, guidance_scale, phi, sample_metrics(samples, data.images), samples,

@@ -14,9 +14,11 @@ from pathlib import Path
 import torch
 
 from .._checks import check_choice, check_float, check_int
+from .._progress import progress
 from ..losses import diffusion_loss
 from ..parametrization import PREDICTION_TYPES, add_noise
 from .data import make_shapes
+from .pipelines import schedule
 from .safetensors_io import load_file, save_file
 from .unet import TinyUNet
 
@@ -124,8 +126,6 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
 
     `evaluate(ema_model) -> str`, if given, runs every `eval_every` steps and its line is logged.
     """
-    from .pipelines import schedule  # the schedule of the zero-SNR flag, shared with sampling
-
     ac = schedule(config.zero_snr)
     num_classes = 4
     model = build_model(config, num_classes).to(device)
@@ -141,8 +141,6 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
             raise ValueError(f"checkpoint {checkpoint} is at step {start}, past the {config.steps} steps asked for; "
                              "ask for at least as many steps, or delete it to start over")
         log(f"[{config.name}] resumed at step {start} from {checkpoint}")
-    from .._progress import progress
-
     stop = config.steps if until is None else min(config.steps, check_int("until", until, 1))
     bar = progress(max(0, stop - start), disable)
     window, t0 = [], time.perf_counter()
