@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from ..zsnr_core import (
-    alphas_cumprod,
     betas_from_alphas_cumprod,
     classify_sigmas,
-    rescale_zero_terminal_snr,
+    rescale_alphas_cumprod_zero_terminal_snr,
     schedule_curves,
     terminal_snr_report,
 )
@@ -14,7 +13,7 @@ from ..zsnr_core import (
 def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None):
     """(curves for the plot, report text). `sigmas`, when given, is classified against the model's σ table."""
     ac = alphas_cumprod_model
-    rescaled = alphas_cumprod(rescale_zero_terminal_snr(betas_from_alphas_cumprod(ac)))
+    rescaled = rescale_alphas_cumprod_zero_terminal_snr(ac)
     curves = [("model", schedule_curves(ac)), ("rescaled (Algorithm 1)", schedule_curves(rescaled))]
     report = terminal_snr_report(betas_from_alphas_cumprod(ac), name="model schedule")
     lines = [

@@ -1,7 +1,7 @@
 """The Zero Terminal SNR node's glue: which schedule and σ table a patched model gets (no ComfyUI import)."""
 from __future__ import annotations
 
-from ..zsnr_core import alphas_cumprod, betas_from_alphas_cumprod, rescale_zero_terminal_snr, sigma_from_alpha_bar
+from ..zsnr_core import rescale_alphas_cumprod_zero_terminal_snr, sigma_from_alpha_bar
 from ..zsnr_core.parametrization import EPSILON_AT_ZERO_SNR
 
 PREDICTION_CHOICES = ("keep", "epsilon", "v_prediction")
@@ -15,7 +15,7 @@ def patched_schedule(base_alphas_cumprod, prediction_type: str, zero_snr: bool):
     """
     ac = base_alphas_cumprod
     if zero_snr:
-        ac = alphas_cumprod(rescale_zero_terminal_snr(betas_from_alphas_cumprod(ac)))
+        ac = rescale_alphas_cumprod_zero_terminal_snr(ac)
     if prediction_type == "epsilon" and ac[-1].item() == 0.0:
         raise ValueError(
             "Zero Terminal SNR: an ε-prediction model (prediction_type = 'epsilon') with SNR = 0 at t = T "

@@ -112,6 +112,26 @@ def test_algorithm_1_properties(betas):
     assert torch.allclose(z.rescale_zero_terminal_snr(new), new, rtol=0, atol=1e-12)  # idempotent
 
 
+@settings(max_examples=200, deadline=None)
+@given(betas_strategy)
+def test_algorithm_1_in_alpha_bar_space_is_the_same_map_without_the_round_trip(betas):
+    ac = z.alphas_cumprod(betas)
+    direct = z.rescale_alphas_cumprod_zero_terminal_snr(ac)
+    s = ac.sqrt()
+    a = s[0] / (s[0] - s[-1])
+    want = (a * (s - s[-1])) ** 2
+    want[0], want[-1] = ac[0], 0.0
+    assert torch.equal(direct, want)  # the affine map of √ᾱ itself, bit for bit: no trip through β
+    # the β-space function is this map followed by β = 1 - ᾱ_t/ᾱ_{t-1} and back (~1e-16 absolute, see above)
+    assert torch.allclose(z.alphas_cumprod(z.rescale_zero_terminal_snr(betas)), direct, rtol=0, atol=1e-12)
+    assert torch.equal(z.rescale_alphas_cumprod_zero_terminal_snr(direct), direct)  # idempotent, exactly
+
+
+def test_algorithm_1_in_alpha_bar_space_refuses_a_rising_schedule():
+    with pytest.raises(ValueError, match=r"non-increasing in t, got ᾱ\[1\] = 0.5 < ᾱ\[2\] = 0.6"):
+        z.rescale_alphas_cumprod_zero_terminal_snr([0.9, 0.5, 0.6])
+
+
 # --- errors ---------------------------------------------------------------------------------------------------
 
 def test_unknown_schedule_names_the_choices():

@@ -22,7 +22,15 @@ from .parametrization import (
 )
 from .report import TerminalSNRReport, schedule_curves, terminal_snr_report
 from .sampling import ddim_coefficients, sample_ddim, sample_ddim_sigmas
-from .schedules import SCHEDULES, alphas_cumprod, betas_from_alphas_cumprod, make_betas, rescale_zero_terminal_snr, snr
+from .schedules import (
+    SCHEDULES,
+    alphas_cumprod,
+    betas_from_alphas_cumprod,
+    make_betas,
+    rescale_alphas_cumprod_zero_terminal_snr,
+    rescale_zero_terminal_snr,
+    snr,
+)
 from .sigma_tables import SpacingReport, alphas_cumprod_from_sigma_table, classify_sigmas, spaced_sigmas
 from .spacing import SPACINGS, timesteps
 
@@ -33,8 +41,8 @@ __all__ = [
     "TerminalSNRReport", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod", "alphas_cumprod_from_sigma_table",
     "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients", "ddim_coefficients",
     "denoiser_from_model", "diffusion_loss", "exact_zero_snr_start", "is_clamped_zero_snr", "loss_weight",
-    "make_betas", "predict_eps", "predict_v", "predict_x0", "rescale_cfg", "rescale_cfg_denoised", "rescale_factor",
-    "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "schedule_curves", "sigma_from_alpha_bar",
+    "make_betas", "predict_eps", "predict_v", "predict_x0", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg",
+    "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "schedule_curves", "sigma_from_alpha_bar",
     "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss",
     "v_target",
 ]

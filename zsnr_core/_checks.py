@@ -64,3 +64,16 @@ def as_float64_vector(name: str, values) -> torch.Tensor:
 def alpha_bar_vector(values) -> torch.Tensor:
     """A schedule's ᾱ as a 1-D float64 CPU tensor, each entry checked to lie in [0, 1]."""
     return check_unit_interval("alphas_cumprod", as_float64_vector("alphas_cumprod", values))
+
+
+def schedule_alpha_bar(values) -> torch.Tensor:
+    """A schedule's ᾱ as `alpha_bar_vector` gives it, also checked to be non-increasing in t (first rise named)."""
+    ac = alpha_bar_vector(values)
+    rise = (ac[1:] > ac[:-1]).nonzero()
+    if rise.numel():
+        i = int(rise[0]) + 1
+        raise ValueError(
+            f"alphas_cumprod must be non-increasing in t, got ᾱ[{i - 1}] = {ac[i - 1].item()} < ᾱ[{i}] = "
+            f"{ac[i].item()}; build it with zsnr_core.alphas_cumprod(betas)"
+        )
+    return ac

@@ -181,7 +181,6 @@ def denoised_eps_coefficients(sigma: float) -> tuple[float, float]:
     return 1.0 / sigma, -1.0 / sigma
 
 
-
 def is_clamped_zero_snr(sigma) -> bool:
     """True if σ is the σ of ZERO_SNR_ALPHA_BAR_CLAMP (to float32 rounding): the finite stand-in for σ = ∞."""
     return math.isclose(float(sigma), _CLAMP_SIGMA, rel_tol=_CLAMP_RTOL)

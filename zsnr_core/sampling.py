@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import alpha_bar_vector, as_float64_vector, check_choice, check_finite, check_float
+from ._checks import as_float64_vector, check_choice, check_finite, check_float, schedule_alpha_bar
 from ._progress import progress
 from .parametrization import (
     PREDICTION_TYPES,
@@ -89,9 +89,7 @@ def sample_ddim(
     """
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     eta = _check_eta(eta)
-    ac = alpha_bar_vector(alphas_cumprod)
-    if bool((ac[1:] > ac[:-1]).any()):
-        raise ValueError("alphas_cumprod must be non-increasing in t; build it with zsnr_core.alphas_cumprod(betas)")
+    ac = schedule_alpha_bar(alphas_cumprod)
     ts = _check_timesteps(timesteps, len(ac))
     ab = ac[ts].tolist() + [1.0]
     for i in range(len(ts)):

@@ -12,7 +12,15 @@ import math
 
 import torch
 
-from ._checks import alpha_bar_vector, as_float64_vector, check_choice, check_float, check_int, check_unit_interval
+from ._checks import (
+    alpha_bar_vector,
+    as_float64_vector,
+    check_choice,
+    check_float,
+    check_int,
+    check_unit_interval,
+    schedule_alpha_bar,
+)
 
 SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 
@@ -78,9 +86,15 @@ def rescale_zero_terminal_snr(betas) -> torch.Tensor:
     √ᾱ is shifted so √ᾱ_T = 0 and scaled so √ᾱ_0 is unchanged: an affine map of √ᾱ. Returns float64 β with
     β_T = 1 and ᾱ_0 equal to the input's, both exactly (set, not left to rounding). Idempotent.
     """
-    ac = alphas_cumprod(betas)
+    return betas_from_alphas_cumprod(rescale_alphas_cumprod_zero_terminal_snr(alphas_cumprod(betas)))
+
+
+def rescale_alphas_cumprod_zero_terminal_snr(alphas_cumprod) -> torch.Tensor:
+    """Algorithm 1 in ᾱ-space, for schedules given as ᾱ (a σ table, a checkpoint): float64 ᾱ with ᾱ_T = 0 and ᾱ_0
+    kept, both exactly. Same map as `rescale_zero_terminal_snr`, without a round trip through β."""
+    ac = schedule_alpha_bar(alphas_cumprod)
     if len(ac) < 2:
-        raise ValueError("rescale_zero_terminal_snr needs at least 2 timesteps, got 1")
+        raise ValueError("Algorithm 1 needs at least 2 timesteps, got 1")
     s = ac.sqrt()
     s0, sT = s[0].item(), s[-1].item()
     if not s0 > sT:
@@ -98,7 +112,7 @@ def rescale_zero_terminal_snr(betas) -> torch.Tensor:
             f"Algorithm 1 maps ᾱ to 0 before the last timestep (at t = {i}) because betas[{i + 1}:] add no noise; "
             "drop the trailing zero betas"
         )
-    return betas_from_alphas_cumprod(ac_new)
+    return ac_new
 
 
 def betas_from_alphas_cumprod(alphas_cumprod) -> torch.Tensor:
@@ -106,13 +120,7 @@ def betas_from_alphas_cumprod(alphas_cumprod) -> torch.Tensor:
 
     ᾱ must be non-increasing; a zero may only come last (β_T = 1 exactly), since ᾱ_{t-1} = 0 leaves β_t undefined.
     """
-    ac = alpha_bar_vector(alphas_cumprod)
-    if bool((ac[1:] > ac[:-1]).any()):
-        i = int((ac[1:] > ac[:-1]).nonzero()[0]) + 1
-        raise ValueError(
-            f"alphas_cumprod must be non-increasing, got ᾱ[{i - 1}] = {ac[i - 1].item()} < ᾱ[{i}] = {ac[i].item()}; "
-            "pass a schedule's cumulative product of (1 - β)"
-        )
+    ac = schedule_alpha_bar(alphas_cumprod)
     if bool((ac[:-1] == 0).any()):
         i = int((ac[:-1] == 0).nonzero()[0])
         raise ValueError(

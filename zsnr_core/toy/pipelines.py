@@ -13,7 +13,7 @@ import torch
 from .._checks import check_float, check_int
 from ..guidance import rescale_cfg
 from ..sampling import sample_ddim
-from ..schedules import alphas_cumprod, make_betas, rescale_zero_terminal_snr
+from ..schedules import alphas_cumprod, make_betas, rescale_alphas_cumprod_zero_terminal_snr
 from ..spacing import timesteps
 
 
@@ -49,8 +49,8 @@ FLAWED, FIXED = "sd", "zsnr_v_trailing_rescaled"
 
 def schedule(zero_snr: bool, num_train_timesteps: int = 1000) -> torch.Tensor:
     """ᾱ of Stable Diffusion's scaled_linear schedule, after Algorithm 1 when `zero_snr`."""
-    betas = make_betas("scaled_linear", num_train_timesteps)
-    return alphas_cumprod(rescale_zero_terminal_snr(betas) if zero_snr else betas)
+    ac = alphas_cumprod(make_betas("scaled_linear", num_train_timesteps))
+    return rescale_alphas_cumprod_zero_terminal_snr(ac) if zero_snr else ac
 
 
 def guided(model, labels: torch.Tensor, guidance_scale: float, phi: float, null_label: int):
