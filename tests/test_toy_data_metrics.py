@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import zsnr_core as z
-from zsnr_core.toy.data import CLASSES, make_shapes
+from zsnr_core.toy.data import BRIGHTNESS_CLASSES, CLASSES, ToyData, label_by_brightness, make_shapes
 from zsnr_core.toy.ideal import IdealDenoiser
 from zsnr_core.toy.metrics import brightness, frechet_distance8, sample_metrics, wasserstein1
 from zsnr_core.toy.pipelines import PIPELINES, sample, schedule
@@ -29,6 +29,24 @@ def test_make_shapes_rejects_bad_sizes():
         make_shapes(4, size=4)
     with pytest.raises(ValueError, match="n must be >= 1"):
         make_shapes(0)
+
+
+def test_label_by_brightness_bins_the_same_images_and_conditions_the_ideal_denoiser(sd_ac):
+    data = make_shapes(96, size=8, seed=2)
+    assert data.num_classes == len(CLASSES) and ToyData(data.images, data.labels).num_classes == 4
+    lit = label_by_brightness(data)
+    assert lit.images is data.images and lit.num_classes == len(BRIGHTNESS_CLASSES) == 3
+    lum = brightness(data.images)
+    assert torch.equal(lit.labels, torch.where(lum < -0.3, 0, torch.where(lum < 0.3, 1, 2)))
+    assert torch.bincount(lit.labels, minlength=3).min() > 0
+    # conditioned on "bright", the exact denoiser at SNR = 0 returns the bright images' mean; the null label (3) all
+    ideal = IdealDenoiser(lit, torch.tensor([0.5, 0.0]), "sample")
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    out = ideal(x, torch.tensor([1, 1]), torch.tensor([2, 3]))
+    torch.testing.assert_close(out[0], data.images[lit.labels == 2].mean(0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(out[1], data.images.mean(0), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match=r"edges must satisfy -1 <= edges\[0\] < edges\[1\] <= 1, got \(0.3, -0.3\)"):
+        label_by_brightness(data, (0.3, -0.3))
 
 
 def _naive_posterior_mean(data, x_t, ab):

@@ -14,20 +14,18 @@ import torch
 from .._checks import check_int
 
 CLASSES = ("disk", "square", "ring", "cross")
+BRIGHTNESS_CLASSES = ("dark", "mid", "bright")
 BACKGROUND_RANGE = (-0.9, 0.9)
 
 
 @dataclass(frozen=True)
 class ToyData:
     images: torch.Tensor  # (N, C, H, W) float32 in [-1, 1]
-    labels: torch.Tensor  # (N,) int64 in [0, len(CLASSES))
+    labels: torch.Tensor  # (N,) int64 in [0, num_classes)
+    num_classes: int = len(CLASSES)  # the null (unconditional) label is num_classes
 
     def __len__(self) -> int:
         return self.images.shape[0]
-
-    @property
-    def num_classes(self) -> int:
-        return len(CLASSES)
 
 
 def make_shapes(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> ToyData:
@@ -57,3 +55,17 @@ def make_shapes(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> Toy
     coverage = (inside * size + 0.5).clamp(0, 1).unsqueeze(1)  # one-pixel anti-aliased edge, (N, 1, H, W)
     images = (1 - coverage) * background + coverage * colour
     return ToyData(images.clamp(-1, 1).float(), labels)
+
+
+def label_by_brightness(data: ToyData, edges: tuple[float, float] = (-0.3, 0.3)) -> ToyData:
+    """The same images labelled by mean brightness: 0 dark (< edges[0]), 1 mid, 2 bright (>= edges[1]).
+
+    The shape class carries no brightness, so guidance on it cannot over-expose; a brightness label does, which is
+    where Lin et al. (2024) see over-exposure at high guidance (Algorithm 2).
+    """
+    lo, hi = (float(e) for e in edges)
+    if not -1.0 <= lo < hi <= 1.0:
+        raise ValueError(f"edges must satisfy -1 <= edges[0] < edges[1] <= 1, got {edges}; the default is (-0.3, 0.3)")
+    lum = data.images.flatten(1).mean(1)  # (N,)
+    labels = (lum >= lo).long() + (lum >= hi).long()
+    return ToyData(data.images, labels, len(BRIGHTNESS_CLASSES))
