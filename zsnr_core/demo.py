@@ -78,13 +78,11 @@ def format_table(rows: list[DemoRow], data, n: int) -> str:
 
 def save_figure(rows: list[DemoRow], data, path: str | Path) -> Path:
     """Sample grids of the flawed and fixed pipelines and their brightness histograms against the data, as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend and open figures are left alone
 
     shown = [r for r in rows if r.samples is not None]
-    fig, axes = plt.subplots(len(shown) // 2, 3, figsize=(13, 4.4 * (len(shown) // 2)), squeeze=False)
+    fig = Figure(figsize=(13, 4.4 * (len(shown) // 2)))
+    axes = fig.subplots(len(shown) // 2, 3, squeeze=False)
     bins = torch.linspace(-1, 1, 41).numpy()
     lum_data = data.images.flatten(1).mean(1).numpy()
     for row_axes, pair in zip(axes, [shown[i:i + 2] for i in range(0, len(shown) - 1, 2)]):
@@ -112,7 +110,6 @@ def save_figure(rows: list[DemoRow], data, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
