@@ -1,0 +1,86 @@
+"""The notebook series as files: structure, conventions and committed state (nbval executes them separately).
+
+These read the .ipynb JSON only (no kernel, no nbformat), so they run in the plain test suite.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SECTIONS = ["## Aim", "## Theory", "## Practice", "## Plots", "## Checks", "## Takeaways"]
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_the_series_is_numbered_one_to_six_without_gaps():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"], [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sections_come_in_the_house_order(path):
+    nb = load(path)
+    headers = [line.strip() for cell in nb["cells"] if cell["cell_type"] == "markdown"
+               for line in source(cell).splitlines() if line.startswith("## ")]
+    assert headers == SECTIONS, f"{path.name}: sections {headers}, expected {SECTIONS}"
+    title = source(nb["cells"][0]).splitlines()[0]
+    assert re.fullmatch(rf"# {int(path.name[:2])}\. .+", title), f"{path.name}: first line {title!r}"
+    theory = next(i for i, c in enumerate(nb["cells"]) if "## Theory" in source(c))
+    assert "$" in source(nb["cells"][theory]), f"{path.name}: the theory section has no LaTeX"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_code_cell_sets_smoke_and_imports_the_library(path):
+    code = [source(c) for c in load(path)["cells"] if c["cell_type"] == "code"]
+    assert 'SMOKE = "CI" in os.environ' in code[0], f"{path.name}: the first code cell must define SMOKE"
+    assert re.search(r"^import zsnr_core|^from zsnr_core", code[0], re.MULTILINE), f"{path.name}: no zsnr_core import"
+    assert not any(re.search(r"^\s*(import|from)\s+(comfy|nodes)\b", c, re.MULTILINE) for c in code), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_checks_assert_and_some_output_is_compared(path):
+    cells = load(path)["cells"]
+    start = next(i for i, c in enumerate(cells) if "## Checks" in source(c))
+    end = next(i for i, c in enumerate(cells) if "## Takeaways" in source(c))
+    checks = [source(c) for c in cells[start:end] if c["cell_type"] == "code"]
+    assert sum(len(re.findall(r"^\s*assert ", c, re.MULTILINE)) for c in checks) >= 3, f"{path.name}: too few asserts"
+    marked = [c for c in cells if c["cell_type"] == "code" and source(c).startswith("# NBVAL_CHECK_OUTPUT")]
+    assert marked, f"{path.name}: no cell marked # NBVAL_CHECK_OUTPUT"
+    for cell in marked:  # a compared cell must have printed something to compare, and nothing that varies by run
+        text = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o["output_type"] == "stream")
+        assert text.strip(), f"{path.name}: a # NBVAL_CHECK_OUTPUT cell printed nothing"
+        assert not re.search(r"0x[0-9a-f]{6,}|\d+\.\d+ ?s\b|it/s", text), f"{path.name}: run-dependent output {text!r}"
+        assert all(o.get("name") != "stderr" for o in cell["outputs"]), f"{path.name}: stderr in a compared cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_executed_in_order_with_figures_and_without_noise(path):
+    nb = load(path)
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info"}, f"{path.name}: metadata {sorted(nb['metadata'])}"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: not run top to bottom once: {counts}"
+    for cell in nb["cells"]:
+        assert set(cell.get("metadata", {})) <= {"tags"}, f"{path.name}: cell metadata {cell['metadata']}"
+    outputs = [o for c in code for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"], f"{path.name}: committed with an error"
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name}: no figure in the outputs"
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), path.name
+    assert path.stat().st_size < 1_500_000, f"{path.name} is {path.stat().st_size} bytes; keep figures small"
+
+
+def test_readme_lists_every_notebook_and_how_to_open_them():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.name}" in readme, f"README does not list {path.name}"
+    assert "jupyter lab notebooks/" in readme
