@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import zsnr_core as z
-from zsnr_core.toy.data import BRIGHTNESS_CLASSES, CLASSES, ToyData, label_by_brightness, make_shapes
+from zsnr_core.toy.data import BRIGHTNESS_CLASSES, CLASSES, ToyData, image_grid, label_by_brightness, make_shapes
 from zsnr_core.toy.ideal import IdealDenoiser
 from zsnr_core.toy.metrics import brightness, frechet_distance8, sample_metrics, wasserstein1
 from zsnr_core.toy.pipelines import PIPELINES, sample, schedule
@@ -183,3 +183,16 @@ def test_safetensors_damage_is_named(tmp_path):
         load_file(path)
     with pytest.raises(SafetensorsError, match="does not exist"):
         load_file(tmp_path / "missing.safetensors")
+
+
+def test_image_grid_places_clips_and_pads():
+    images = torch.stack([torch.full((3, 4, 5), v) for v in (-1.0, 0.0, 1.0, 3.0, -3.0)])  # (5, 3, 4, 5)
+    grid = image_grid(images)  # ⌈√5⌉ = 3 columns, 2 rows, 1-pixel white padding
+    assert grid.shape == (2 * 5 + 1, 3 * 6 + 1, 3)
+    tile = lambda r, c: grid[1 + r * 5:1 + r * 5 + 4, 1 + c * 6:1 + c * 6 + 5]
+    assert (tile(0, 0) == 0).all() and (tile(0, 1) == 0.5).all() and (tile(0, 2) == 1).all()
+    assert (tile(1, 0) == 1).all() and (tile(1, 1) == 0).all()  # 3 and -3 clipped as a viewer clips them
+    assert (grid[0] == 1).all() and (tile(1, 2) == 1).all()  # padding and the empty sixth cell stay white
+    assert image_grid(images, cols=5, pad=0).shape == (4, 25, 3)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        image_grid(images[0])

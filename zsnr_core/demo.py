@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .parametrization import EPSILON_AT_ZERO_SNR
+from .toy.data import image_grid
 from .toy.ideal import IdealDenoiser
 from .toy.metrics import SampleMetrics, sample_metrics
 from .toy.pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
@@ -87,7 +88,7 @@ def save_figure(rows: list[DemoRow], data, path: str | Path) -> Path:
     lum_data = data.images.flatten(1).mean(1).numpy()
     for row_axes, pair in zip(axes, [shown[i:i + 2] for i in range(0, len(shown) - 1, 2)]):
         for ax, r in zip(row_axes[:2], pair):
-            ax.imshow(_grid(r.samples[:64]))
+            ax.imshow(image_grid(r.samples[:64]))
             ax.set_title(f"{r.pipeline.label}\n{r.denoiser} denoiser, w = {r.guidance_scale:g}: "
                          f"W1 = {r.metrics.w1:.3f}", fontsize=9)
             ax.axis("off")
@@ -111,15 +112,3 @@ def save_figure(rows: list[DemoRow], data, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
-
-
-def _grid(images: torch.Tensor):
-    n = images.shape[0]
-    cols = int(n**0.5 + 0.999)
-    rows = (n + cols - 1) // cols
-    c, h, w = images.shape[1:]
-    canvas = torch.ones(c, rows * (h + 1) + 1, cols * (w + 1) + 1)
-    for i in range(n):
-        y, x = divmod(i, cols)
-        canvas[:, 1 + y * (h + 1):1 + y * (h + 1) + h, 1 + x * (w + 1):1 + x * (w + 1) + w] = (images[i] + 1) / 2
-    return canvas.clamp(0, 1).permute(1, 2, 0).numpy()

@@ -8,7 +8,7 @@ Layers (each imports only from those above it in this list, and from the core):
     pipelines.py                    the ablation's pipelines and one sampling function (sample_ddim + rescale_cfg)
     train.py, zoo.py                training with EMA and resumable checkpoints; the shipped models and manifest
 """
-from .data import BRIGHTNESS_CLASSES, CLASSES, ToyData, label_by_brightness, make_shapes
+from .data import BRIGHTNESS_CLASSES, CLASSES, ToyData, image_grid, label_by_brightness, make_shapes
 from .ideal import IdealDenoiser
 from .metrics import SampleMetrics, brightness, frechet_distance8, sample_metrics, wasserstein1
 from .pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
@@ -19,6 +19,7 @@ from .zoo import MODELS, WEIGHTS_DIR, evaluate, load_model, load_models, referen
 __all__ = [
     "BRIGHTNESS_CLASSES", "CLASSES", "FIXED", "FLAWED", "MODELS", "PIPELINES", "WEIGHTS_DIR", "IdealDenoiser",
     "Pipeline", "SampleMetrics", "TinyUNet", "ToyData", "TrainConfig", "TrainResult", "brightness", "evaluate",
-    "export_weights", "frechet_distance8", "label_by_brightness", "load_model", "load_models", "make_shapes",
-    "reference_data", "sample", "sample_metrics", "schedule", "train", "train_models", "wasserstein1",
+    "export_weights", "frechet_distance8", "image_grid", "label_by_brightness", "load_model", "load_models",
+    "make_shapes", "reference_data", "sample", "sample_metrics", "schedule", "train", "train_models",
+    "wasserstein1",
 ]

@@ -7,6 +7,7 @@ with non-zero terminal SNR leaks through x_T (Lin et al. 2024, section 2.2). Det
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -69,3 +70,22 @@ def label_by_brightness(data: ToyData, edges: tuple[float, float] = (-0.3, 0.3))
     lum = data.images.flatten(1).mean(1)  # (N,)
     labels = (lum >= lo).long() + (lum >= hi).long()
     return ToyData(data.images, labels, len(BRIGHTNESS_CLASSES))
+
+
+def image_grid(images: torch.Tensor, cols: int | None = None, pad: int = 1):
+    """(N, C, H, W) images in [-1, 1] as one (rows·(H+pad)+pad, cols·(W+pad)+pad, C) float array in [0, 1] for
+    `imshow`, on a white background; values beyond ±1 are clipped, as a viewer clips them. `cols` defaults to
+    ⌈√N⌉. Returns numpy (matplotlib's input) from torch alone."""
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    cols = check_int("cols", cols if cols is not None else math.ceil(math.sqrt(n)), 1)
+    pad = check_int("pad", pad, 0)
+    rows = -(-n // cols)
+    canvas = torch.ones(c, rows * (h + pad) + pad, cols * (w + pad) + pad)
+    tiles = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
+    for i in range(n):
+        y, x = divmod(i, cols)
+        top, left = pad + y * (h + pad), pad + x * (w + pad)
+        canvas[:, top:top + h, left:left + w] = tiles[i]
+    return canvas.permute(1, 2, 0).numpy()
