@@ -24,7 +24,9 @@ class RescaleCFGZeroSNR(io.ComfyNode):
                 io.Combo.Input("space", options=list(CFG_SPACES), default="v",
                                tooltip="Where the stds are measured. v: the paper's and core ComfyUI's choice "
                                        "(identical results to core RescaleCFG). eps: what diffusers does for "
-                                       "epsilon models. x0: the denoised image itself. Results differ by space."),
+                                       "epsilon models; on a zero-SNR model it cannot act at the first step (t = T, "
+                                       "where ε̂ = x_T whatever the guidance; notebook 5). x0: the denoised image. "
+                                       "Results differ by space."),
             ],
             outputs=[io.Model.Output(tooltip="The patched copy of the model.")],
         )
