@@ -4,8 +4,10 @@
     python notebooks/strip_metadata.py notebooks/03_v_prediction.ipynb
 
 Keeps the outputs (so the notebooks render on a code host) and drops: notebook metadata other than the kernel's name
-and language, cell metadata other than tags, execution timings, saved widget state and widget views (their model ids
-change on every run; the text/plain fallback stays). Cell ids become c00, c01, ... so that reruns diff cleanly.
+and language, cell metadata other than tags and a hidden source (the exercises' solution cells), execution timings,
+saved widget state and widget views (their model ids change on every run). A widget's text/plain fallback,
+"interactive(children=(...", becomes a sentence saying where the sliders work. Cell ids become c00, c01, ... so that
+reruns diff cleanly.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_TEXT = "[sliders: open this notebook in Jupyter and run it to use them; the figure above is their default]"
 
 
 def strip(nb: dict) -> dict:
@@ -21,9 +24,14 @@ def strip(nb: dict) -> dict:
                       "language_info": {"name": "python"}}
     for i, cell in enumerate(nb["cells"]):
         cell["id"] = f"c{i:02d}"
-        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k == "tags"}
+        meta = cell.get("metadata", {})
+        cell["metadata"] = {k: v for k, v in meta.items() if k == "tags"}
+        if meta.get("jupyter", {}).get("source_hidden"):
+            cell["metadata"]["jupyter"] = {"source_hidden": True}
         for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
+            data = output.get("data", {})
+            if data.pop(WIDGET_VIEW, None) is not None:
+                data["text/plain"] = [WIDGET_TEXT]
     nb["nbformat"], nb["nbformat_minor"] = 4, 5
     return nb
 

@@ -12,7 +12,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SECTIONS = ["## Aim", "## Theory", "## Practice", "## Plots", "## Checks", "## Takeaways"]
+SECTIONS = ["## Aim", "## Theory", "## Practice", "## Plots", "## Checks", "## Takeaways", "## Exercises", "## References"]
+# Every notebook cites the paper and the works it builds on, by arXiv id: Lin et al., DDPM, DDIM, v-prediction
+# (Salimans & Ho), classifier-free guidance, Imagen's dynamic thresholding, Min-SNR.
+ARXIV_IDS = ["2305.08891", "2006.11239", "2010.02502", "2202.00512", "2207.12598", "2205.11487", "2303.09556"]
 
 
 def load(path: Path) -> dict:
@@ -21,6 +24,13 @@ def load(path: Path) -> dict:
 
 def source(cell: dict) -> str:
     return "".join(cell["source"])
+
+
+def section(cells: list[dict], header: str, until: str | None) -> list[dict]:
+    """The cells from the one holding `header` up to (not including) the one holding `until`."""
+    start = next(i for i, c in enumerate(cells) if header in source(c))
+    end = len(cells) if until is None else next(i for i, c in enumerate(cells) if until in source(c))
+    return cells[start:end]
 
 
 def test_the_series_is_numbered_one_to_six_without_gaps():
@@ -71,7 +81,9 @@ def test_committed_executed_in_order_with_figures_and_without_noise(path):
     counts = [c["execution_count"] for c in code]
     assert counts == list(range(1, len(code) + 1)), f"{path.name}: not run top to bottom once: {counts}"
     for cell in nb["cells"]:
-        assert set(cell.get("metadata", {})) <= {"tags"}, f"{path.name}: cell metadata {cell['metadata']}"
+        meta = cell.get("metadata", {})
+        assert set(meta) <= {"tags", "jupyter"}, f"{path.name}: cell metadata {meta}"
+        assert meta.get("jupyter", {"source_hidden": True}) == {"source_hidden": True}, f"{path.name}: {meta}"
     outputs = [o for c in code for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"], f"{path.name}: committed with an error"
     assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name}: no figure in the outputs"
@@ -84,3 +96,61 @@ def test_readme_lists_every_notebook_and_how_to_open_them():
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in readme, f"README does not list {path.name}"
     assert "jupyter lab notebooks/" in readme
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_previous_and_next_links_at_the_top_and_bottom(path):
+    cells = load(path)["cells"]
+    k = NOTEBOOKS.index(path)
+    wanted = ["README.md"] + [NOTEBOOKS[j].name for j in (k - 1, k + 1) if 0 <= j < len(NOTEBOOKS)]
+    for where, cell in (("first cell", cells[0]), ("last cell", cells[-1])):
+        links = re.findall(r"\]\(([^)\s]+)\)", source(cell))
+        for name in wanted:
+            assert name in links, f"{path.name}: the {where} does not link to {name} (links: {links})"
+    for name in re.findall(r"\]\(([^):\s]+)\)", "".join(source(c) for c in cells)):
+        assert (path.parent / name.split("#")[0]).exists(), f"{path.name}: link to a missing file {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_references_cite_the_paper_and_what_it_builds_on(path):
+    cells = load(path)["cells"]
+    refs = "".join(source(c) for c in section(cells, "## References", None))
+    missing = [i for i in ARXIV_IDS if f"arXiv:{i}" not in refs]
+    assert not missing, f"{path.name}: References lack arXiv {missing}"
+    text = "".join(source(c) for c in cells)
+    assert "PAPER.md" not in text, f"{path.name} cites PAPER.md, a file outside the repository; cite the paper"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_have_collapsed_solutions_that_are_executed_and_checked(path):
+    cells = section(load(path)["cells"], "## Exercises", "## References")
+    text = "".join(source(c) for c in cells if c["cell_type"] == "markdown")
+    numbers = [int(n) for n in re.findall(r"\*\*Exercise (\d+)\.\*\*", text)]
+    assert 2 <= len(numbers) <= 4 and numbers == list(range(1, len(numbers) + 1)), f"{path.name}: exercises {numbers}"
+    assert text.count("<details><summary>Solution</summary>") == len(numbers), f"{path.name}: a solution is not collapsed"
+    assert text.count("</details>") == len(numbers), f"{path.name}: unbalanced <details>"
+    solutions = [c for c in cells if c["cell_type"] == "code"]
+    assert [source(c).splitlines()[0].startswith(f"# Solution to exercise {n}") for n, c in
+            zip(numbers, solutions)] == [True] * len(numbers) and len(solutions) == len(numbers), path.name
+    for n, cell in zip(numbers, solutions):
+        assert cell["metadata"].get("jupyter") == {"source_hidden": True}, f"{path.name}: solution {n} is not hidden"
+        assert re.search(r"^\s*assert ", source(cell), re.MULTILINE), f"{path.name}: solution {n} checks nothing"
+        assert cell["outputs"], f"{path.name}: solution {n} was not run (or prints nothing)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sliders_redraw_on_release_and_their_function_is_also_called_once(path):
+    code = [source(c) for c in load(path)["cells"] if c["cell_type"] == "code"]
+    calls = [c for c in code if "widgets.interact(" in c]
+    assert calls, f"{path.name}: no interactive figure"
+    for cell in calls:
+        name = re.search(r"widgets\.interact\((\w+)", cell).group(1)
+        static = re.compile(rf"^{name}\(", re.MULTILINE)
+        assert any(static.search(c) for c in code), f"{path.name}: {name} is never called outside the widget"
+        call = cell[cell.index("widgets.interact("):]
+        sliders = re.findall(r"\w*Slider\((?:[^()]|\([^()]*\))*\)", call)
+        assert sliders, f"{path.name}: {name} has no slider"
+        for slider in sliders:
+            assert "continuous_update=False" in slider, f"{path.name}: {slider} redraws while dragging"
+        # a bare (min, max, step) tuple makes a slider that redraws while dragging
+        assert not re.search(r"=\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+", call), f"{path.name}: tuple slider in {name}"
