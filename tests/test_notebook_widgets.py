@@ -1,0 +1,149 @@
+"""The notebooks' sliders in a real browser: JupyterLab runs a notebook, its widget renders, a slider moves, the figure
+is redrawn. Headless Chromium driven by Playwright; skipped where either is missing:
+
+    apt-get install chromium && pip install -e ".[notebooks]"      # Debian's browser, Playwright from PyPI
+    python -m pytest tests/test_notebook_widgets.py
+
+The notebook runs at the CI size (CI=true) from a temporary copy (JupyterLab autosaves), on a server bound to
+127.0.0.1 with a random token. Notebook 1 by default; ZSNR_BROWSER_NOTEBOOKS="01 04" (or "all") picks others.
+ZSNR_CHROMIUM points at another Chromium binary. Every wait is bounded.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("ZSNR_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+WANTED = os.environ.get("ZSNR_BROWSER_NOTEBOOKS", "01").split()
+CHOSEN = [p for p in NOTEBOOKS if "all" in WANTED or p.name[:2] in WANTED]
+SERVER_START_S, RUN_ALL_S, REDRAW_S = 120, 600, 180  # bounds on each wait (a loaded 2-core CPU is slow)
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 over a copy of notebooks/ (and benchmarks/, which notebook 4 reads)."""
+    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install -e '.[notebooks]')")
+    pytest.importorskip("ipywidgets")
+    work = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", work / "notebooks")
+    (work / "benchmarks").symlink_to(ROOT / "benchmarks")
+    # user settings of this server only: attach every cell to the page (no windowing), so that the widget cell far
+    # down the notebook is rendered; start the kernel without asking; fetch no news
+    settings = work / "lab-settings" / "@jupyterlab"
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none", "autoStartDefaultKernel": true}')
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "CI": "true", "JUPYTERLAB_SETTINGS_DIR": str(work / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(work / "lab-workspaces"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    log = open(work / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.news_url=None",
+         "--ServerApp.allow_remote_access=False", "--LabApp.extension_manager=readonly"]
+        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.terminate()
+                pytest.fail(f"JupyterLab did not start in {SERVER_START_S} s:\n{(work / 'server.log').read_text()[-3000:]}")
+            time.sleep(1)
+    try:
+        yield base, token, work
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def run_all(page, tries: int = 5) -> None:
+    """Run > Run All Cells, again until the kernel is busy (the command is ignored while the session is settling)."""
+    for _ in range(tries):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='busy'], .jp-InputPrompt:has-text('[*]')",
+                                   timeout=30_000)
+            return
+        except Exception:
+            page.keyboard.press("Escape")
+    pytest.fail(f"Run All Cells did not start the kernel in {tries} tries")
+
+
+@pytest.mark.parametrize("path", CHOSEN, ids=lambda p: p.stem)
+def test_sliders_render_and_redraw_in_jupyterlab(lab, path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+    base, token, work = lab
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = None
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/lab/tree/notebooks/{path.name}?token={token}", timeout=SERVER_START_S * 1000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=SERVER_START_S * 1000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=SERVER_START_S * 1000)
+            dialog = page.locator(".jp-Dialog .jp-mod-accept")  # a kernel chooser, should the settings not apply
+            if dialog.count():
+                dialog.first.click()
+            run_all(page)
+
+            widget = page.locator(".widget-interact").first
+            widget.wait_for(state="attached", timeout=RUN_ALL_S * 1000)
+            widget.scroll_into_view_if_needed(timeout=REDRAW_S * 1000)
+            figure = widget.locator("img").first
+            figure.wait_for(state="visible", timeout=REDRAW_S * 1000)
+            before = figure.get_attribute("src")
+            assert before and before.startswith("data:image/png"), before
+
+            slider = widget.locator(".widget-slider").first
+            readout = slider.locator(".widget-readout")
+            value = readout.inner_text().strip()
+            readout.click()
+            page.keyboard.press("Control+A")
+            new = str(int(float(value)) + 1) if "." not in value else str(round(float(value) + 0.1, 2))
+            page.keyboard.type(new)
+            page.keyboard.press("Enter")
+            page.wait_for_function(
+                "([el, old]) => { const img = el.querySelector('img'); return img && img.src !== old; }",
+                arg=[widget.element_handle(), before], timeout=REDRAW_S * 1000)
+            errors = widget.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert errors.count() == 0, errors.all_inner_texts()
+        except Exception:
+            if page is not None:  # what the browser showed, for the failure report
+                page.screenshot(path=str(work / f"{path.stem}-failure.png"), full_page=False)
+                print(f"screenshot: {work / f'{path.stem}-failure.png'}; server log: {work / 'server.log'}")
+            raise
+        finally:
+            browser.close()
