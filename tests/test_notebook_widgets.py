@@ -59,7 +59,12 @@ def lab(tmp_path_factory):
     env = {**os.environ, "CI": "true", "JUPYTERLAB_SETTINGS_DIR": str(work / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(work / "lab-workspaces"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    log = open(work / "server.log", "wb")
+    with open(work / "server.log", "wb") as log:
+        yield from serve(work, env, port, token, log)
+
+
+def serve(work: Path, env: dict, port: int, token: str, log):
+    """Start JupyterLab, wait (bounded) until it answers, yield (base URL, token, folder), then stop it."""
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.news_url=None",
@@ -85,11 +90,12 @@ def lab(tmp_path_factory):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-        log.close()
 
 
 def run_all(page, tries: int = 5) -> None:
     """Run > Run All Cells, again until the kernel is busy (the command is ignored while the session is settling)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     for _ in range(tries):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -97,7 +103,7 @@ def run_all(page, tries: int = 5) -> None:
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='busy'], .jp-InputPrompt:has-text('[*]')",
                                    timeout=30_000)
             return
-        except Exception:
+        except PlaywrightTimeoutError:
             page.keyboard.press("Escape")
     pytest.fail(f"Run All Cells did not start the kernel in {tries} tries")
 
