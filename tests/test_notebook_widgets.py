@@ -108,6 +108,22 @@ def run_all(page, tries: int = 5) -> None:
     pytest.fail(f"Run All Cells did not start the kernel in {tries} tries")
 
 
+def move_first_slider(page, widget) -> None:
+    """Type a neighbouring value into the first slider's readout (up, or down where up is past the maximum)."""
+    readout = widget.locator(".widget-slider").first.locator(".widget-readout")
+    old = readout.inner_text().strip()
+    delta = 1 if "." not in old else 0.1
+    for new in (float(old) + delta, float(old) - delta):
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(f"{new:g}")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(500)
+        if readout.inner_text().strip() != old:
+            return
+    pytest.fail(f"the slider's readout stayed at {old}")
+
+
 @pytest.mark.parametrize("path", CHOSEN, ids=lambda p: p.stem)
 def test_sliders_render_and_redraw_in_jupyterlab(lab, path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
@@ -133,14 +149,7 @@ def test_sliders_render_and_redraw_in_jupyterlab(lab, path):
             before = figure.get_attribute("src")
             assert before and before.startswith("data:image/png"), before
 
-            slider = widget.locator(".widget-slider").first
-            readout = slider.locator(".widget-readout")
-            value = readout.inner_text().strip()
-            readout.click()
-            page.keyboard.press("Control+A")
-            new = str(int(float(value)) + 1) if "." not in value else str(round(float(value) + 0.1, 2))
-            page.keyboard.type(new)
-            page.keyboard.press("Enter")
+            move_first_slider(page, widget)
             page.wait_for_function(
                 "([el, old]) => { const img = el.querySelector('img'); return img && img.src !== old; }",
                 arg=[widget.element_handle(), before], timeout=REDRAW_S * 1000)
