@@ -154,3 +154,16 @@ def test_sliders_redraw_on_release_and_their_function_is_also_called_once(path):
             assert "continuous_update=False" in slider, f"{path.name}: {slider} redraws while dragging"
         # a bare (min, max, step) tuple makes a slider that redraws while dragging
         assert not re.search(r"=\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+", call), f"{path.name}: tuple slider in {name}"
+
+
+def test_the_series_summary_figure_is_made_by_its_script_and_shown_in_the_index(tmp_path):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("summary_figure", ROOT / "notebooks" / "summary_figure.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.main(tmp_path / "summary.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert "](summary.png)" in (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+    assert (ROOT / "notebooks" / "summary.png").is_file()
