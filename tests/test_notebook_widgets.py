@@ -10,6 +10,7 @@ ZSNR_CHROMIUM points at another Chromium binary. Every wait is bounded.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -92,11 +93,22 @@ def serve(work: Path, env: dict, port: int, token: str, log):
             server.kill()
 
 
+def stop_kernels(base: str, token: str) -> None:
+    """Shut down the kernels this test started (REST API), so that the next notebook has the CPU to itself."""
+    with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=30) as r:
+        kernels = json.load(r)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
+        urllib.request.urlopen(request, timeout=60).close()
+
+
 def run_all(page, tries: int = 5) -> None:
     """Run > Run All Cells, again until the kernel is busy (the command is ignored while the session is settling)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     for _ in range(tries):
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()  # the notebook has the focus
+        page.keyboard.press("Escape")  # command mode
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
@@ -133,7 +145,9 @@ def test_sliders_render_and_redraw_in_jupyterlab(lab, path):
         page = None
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/lab/tree/notebooks/{path.name}?token={token}", timeout=SERVER_START_S * 1000)
+            # a workspace of its own, reset: only this notebook open, so that Run All acts on it
+            page.goto(f"{base}/lab/workspaces/{path.stem}/tree/notebooks/{path.name}?reset&token={token}",
+                      timeout=SERVER_START_S * 1000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=SERVER_START_S * 1000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=SERVER_START_S * 1000)
             dialog = page.locator(".jp-Dialog .jp-mod-accept")  # a kernel chooser, should the settings not apply
@@ -162,3 +176,4 @@ def test_sliders_render_and_redraw_in_jupyterlab(lab, path):
             raise
         finally:
             browser.close()
+            stop_kernels(base, token)
