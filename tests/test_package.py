@@ -73,7 +73,7 @@ def test_report_command_prints_sd_before_and_after():
 
 @pytest.mark.parametrize("argv, message", [
     (["report", "--schedule", "cosine"], "invalid choice: 'cosine'"),
-    (["report", "--timesteps", "1"], "num_train_timesteps must be >= 2, got 1"),
+    (["report", "--timesteps", "1"], "argument --timesteps: must be in [2, 1000000], got 1"),
 ])
 def test_report_command_bad_options(argv, message):
     run = subprocess.run([sys.executable, "-m", "zsnr_core", *argv], capture_output=True, text=True, cwd=ROOT,

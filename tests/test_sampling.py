@@ -189,7 +189,7 @@ def test_two_timesteps_at_zero_snr_are_refused():
 
 
 def test_wrong_output_shape_is_named(sd_zero_snr_ac):
-    with pytest.raises(ValueError, match=r"must return the shape of x \(2, 3, 8, 8\), got \(2, 3, 8\)"):
+    with pytest.raises(ValueError, match=r"output must have the shape of x \(2, 3, 8, 8\), got \(2, 3, 8\)"):
         z.sample_ddim(lambda x, t: x[..., 0], _noise(), sd_zero_snr_ac, [999, 500])
 
 

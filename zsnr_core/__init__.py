@@ -3,6 +3,21 @@
 Zero terminal SNR (Algorithm 1), v-prediction, sample steps that start at the last timestep, and rescaled
 classifier-free guidance (Algorithm 2), exact at SNR = 0. Depends on torch and numpy only.
 """
+import sys as _sys
+
+try:
+    import torch as _torch  # noqa: F401  (the one runtime dependency pip cannot choose for the user)
+except ModuleNotFoundError as _err:
+    if _err.name != "torch":
+        raise
+    _HINT = ("zsnr_core needs PyTorch, which is not installed in this Python. Install the build that fits your "
+             "machine (pip install torch; for a CPU-only build see pytorch.org's install selector) or the "
+             "[torch] extra: pip install 'zsnr[torch]'. ComfyUI users already have it inside ComfyUI's Python.")
+    if _sys.argv[:1] == ["-m"]:  # `python -m zsnr_core ...` is importing its package: a message, not a traceback
+        print(f"python -m zsnr_core: error: {_HINT}", file=_sys.stderr)
+        raise SystemExit(2) from None
+    raise ModuleNotFoundError(_HINT, name="torch") from None
+
 from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
 from .guidance import rescale_cfg, rescale_factor

@@ -43,10 +43,19 @@ def fd8_floor(n: int, reference=None) -> float:
     return frechet_distance8(make_shapes(n, seed=REFERENCE_SEED + 1).images, reference.images)
 
 
-def load_model(path: str | Path, device="cpu") -> tuple[TinyUNet, TrainConfig]:
-    """A shipped or retrained toy model, from safetensors only; errors name the command that rebuilds it."""
+def load_model(path: str | Path, device="cpu", verify: bool = True) -> tuple[TinyUNet, TrainConfig]:
+    """A shipped or retrained toy model, from safetensors only; errors name the command that rebuilds it.
+
+    With verify=True (the default) the file must match the sha256 that manifest.json beside it records for it
+    (`train_models` writes both); verify=False loads a file that has no manifest or was changed on purpose.
+    """
     path = Path(path)
     fix = f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}` (minutes on a CPU)"
+    if not path.is_file():
+        what = "is a folder, not a weights file" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot load the toy model {path}: it {what}; {fix}")
+    if verify:
+        verify_weights(path)
     try:
         tensors, meta = load_file(path)
         if meta.get("format") != "zsnr-toy-unet/1":
@@ -59,8 +68,33 @@ def load_model(path: str | Path, device="cpu") -> tuple[TinyUNet, TrainConfig]:
     return model.to(device).eval(), config
 
 
-def load_models(directory: str | Path = WEIGHTS_DIR, device="cpu") -> dict[str, TinyUNet]:
-    return {name: load_model(Path(directory) / f"{name}.safetensors", device)[0] for name in MODELS}
+def verify_weights(path: str | Path) -> None:
+    """Raise ValueError unless `path` has the sha256 that manifest.json in its folder records for its file name.
+
+    Hashing a 3 MB file takes milliseconds; a damaged or swapped file is caught here, naming the file and the
+    rebuild command, instead of surfacing as NaN samples later.
+    """
+    path = Path(path)
+    manifest = path.parent / "manifest.json"
+    fix = (f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}`, or load it unchecked "
+           "(verify=False; --no-verify on the command line) if you changed it on purpose")
+    try:
+        entries = json.loads(manifest.read_text())["models"].values()
+    except FileNotFoundError:
+        raise ValueError(f"cannot check {path}: there is no manifest.json beside it; {fix}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"cannot check {path}: {manifest} is not a readable manifest ({err}); {fix}") from None
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("file") == path.name), None)
+    if entry is None or "sha256" not in entry:
+        raise ValueError(f"cannot check {path}: {manifest} records no sha256 for {path.name}; {fix}")
+    digest = _sha256(path)
+    if digest != entry["sha256"]:
+        raise ValueError(f"{path} is damaged or replaced: its sha256 is {digest[:16]}…, {manifest.name} records "
+                         f"{entry['sha256'][:16]}…; {fix}")
+
+
+def load_models(directory: str | Path = WEIGHTS_DIR, device="cpu", verify: bool = True) -> dict[str, TinyUNet]:
+    return {name: load_model(Path(directory) / f"{name}.safetensors", device, verify)[0] for name in MODELS}
 
 
 def evaluate(model, name: str, n: int = 256, steps: int = 25, device="cpu", reference=None) -> dict:
