@@ -1,9 +1,10 @@
-"""The ComfyUI V3 extension: the node list, and our spacings added to KSampler's scheduler list."""
+"""The ComfyUI V3 extension: the node list, and our spacings and samplers added to KSampler's lists."""
 from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
 from .ddim_sampler import DDIMZeroSNR
+from .ksampler_samplers import register_samplers
 from .paper_timesteps import PaperTimesteps, register_schedulers
 from .rescale_cfg import RescaleCFGZeroSNR
 from .snr_inspector import SNRInspector
@@ -15,6 +16,7 @@ NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRIns
 class ZeroSNRExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         register_schedulers()  # ComfyUI's loader calls get_node_list, not on_load
+        register_samplers()
         return list(NODES)
 
 

@@ -131,6 +131,21 @@ def test_our_ddim_with_eta_one_and_through_ksampler_scheduler(node, zsnr_model, 
     assert torch.isfinite(a).all() and torch.equal(a, b)  # seeded ancestral noise
 
 
+@pytest.mark.parametrize("name, eta", [("zsnr_ddim", 0.0), ("zsnr_ddpm", 1.0)])
+def test_ksampler_sampler_name_entries_equal_the_node_sampler(node, zsnr_model, conds, name, eta):
+    asyncio.run(comfy_nodes.load_custom_node(str(ROOT)))  # a second load adds nothing
+    for listing in (comfy.samplers.KSampler.SAMPLERS, comfy.samplers.KSAMPLER_NAMES,
+                    comfy_nodes.KSamplerAdvanced.INPUT_TYPES()["required"]["sampler_name"][0]):
+        assert listing.count(name) == 1
+    out = comfy.sample.sample(zsnr_model, noise(), 6, 5.0, name, "zsnr_trailing", conds[0], conds[1],
+                              torch.zeros(LATENT), disable_pbar=True, seed=4)
+    (sampler,) = run(node["ZSNR_DDIMSampler"], eta=eta)
+    sigmas = comfy.samplers.calculate_sigmas(zsnr_model.get_model_object("model_sampling"), "zsnr_trailing", 6)
+    ref = comfy.sample.sample_custom(zsnr_model, noise(), 5.0, sampler, sigmas, conds[0], conds[1],
+                                     torch.zeros(LATENT), disable_pbar=True, seed=4)
+    assert torch.isfinite(out).all() and torch.equal(out, ref)  # the same function on the same inputs
+
+
 def test_rescale_cfg_in_v_matches_core_comfyui_and_chains(node, model, zsnr_model, conds):
     # On SD's own schedule (σ_max 14.6). From σ = 4518.76 core RescaleCFG loses ~2.7e-4 per step to float32 cancellation
     # (it gets x - x̂0 and subtracts it from x again, with |x| ≈ 4518); ours reads x̂0 directly.
