@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
+from .checkpoint_loader import CheckpointLoaderZeroSNR
 from .ddim_sampler import DDIMZeroSNR
 from .ksampler_samplers import register_samplers
 from .paper_timesteps import PaperTimesteps, register_schedulers
@@ -10,7 +11,7 @@ from .rescale_cfg import RescaleCFGZeroSNR
 from .snr_inspector import SNRInspector
 from .zero_snr import ZeroTerminalSNR
 
-NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRInspector]
+NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRInspector, CheckpointLoaderZeroSNR]
 
 
 class ZeroSNRExtension(ComfyExtension):

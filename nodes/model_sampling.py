@@ -65,6 +65,15 @@ def prediction_type(model_sampling, base_model=None) -> str:
     return kind
 
 
+AS_LOADED = "the model as loaded (ComfyUI's loader reads only the v_pred / ztsnr markers, and only for SDXL)"
+
+
+def source(model_sampling) -> dict[str, str]:
+    """Where the prediction type and the zero-SNR state came from: set by our nodes, else the model as loaded."""
+    return dict(getattr(model_sampling, "zsnr_source", None) or {"prediction_type": AS_LOADED,
+                                                                  "zero_terminal_snr": AS_LOADED})
+
+
 def schedule(model_sampling):
     """The model's ᾱ (float64): the exact one a Zero Terminal SNR node stored, else read from its σ table."""
     own = getattr(model_sampling, "zsnr_alphas_cumprod", None)

@@ -131,6 +131,7 @@ def test_family_names_the_model_not_the_class_modelsamplingadvanced(bases, words
     assert _module("model_sampling").family(ms, SD3()) == f"SD3 ({words}; model_sampling {names})"
 
 
+@pytest.mark.parametrize("mixin", [EPS, V_PREDICTION, X0])
 def test_family_is_none_for_ddpms_discrete_sampling(mixin):
     assert _module("model_sampling").family(sampling_like("ModelSampling", "ModelSamplingDiscrete", mixin)) is None
 
@@ -278,6 +279,50 @@ def test_ksampler_entry_equals_the_node_sampler(zsnr_table):
         assert torch.equal(outs[0], outs[1]), name
 
 
+# --- Load Checkpoint (v-pred / zero SNR from file) ----------------------------------------------------------
+
+def write_checkpoint(path, metadata=None, markers=()):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2), **{m: torch.tensor([]) for m in markers}}, str(path), metadata=metadata)
+    return path
+
+
+def test_loader_choice_from_file(tmp_path):
+    resolve = _module("checkpoint_choice").resolve
+    path = write_checkpoint(tmp_path / "a.safetensors", {"ss_zero_terminal_snr": "True"}, ("v_pred",))
+    kind, zero_snr, source, report = resolve(path, "from file", "from file")
+    assert (kind, zero_snr) == ("v_prediction", True)
+    assert source == {"prediction_type": "file: marker tensor 'v_pred'",
+                      "zero_terminal_snr": "file: metadata ss_zero_terminal_snr = 'True'"}
+    assert report.splitlines() == ["prediction type: v_prediction (file: marker tensor 'v_pred')",
+                                   "zero terminal SNR: on (file: metadata ss_zero_terminal_snr = 'True')"]
+
+
+def test_loader_choice_keeps_the_model_where_the_file_is_silent_and_obeys_explicit_choices(tmp_path):
+    resolve = _module("checkpoint_choice").resolve
+    path = write_checkpoint(tmp_path / "b.safetensors")
+    kind, zero_snr, source, _ = resolve(path, "from file", "from file")
+    assert (kind, zero_snr) == ("keep", False) and source["prediction_type"].startswith("not stated in the file; ")
+    kind, zero_snr, source, _ = resolve(path, "epsilon", "off")
+    assert (kind, zero_snr) == ("epsilon", False)
+    assert source["zero_terminal_snr"] == "set on the loader (zero_terminal_snr = off)"
+
+
+def test_loader_choice_refuses_a_conflict_and_a_non_safetensors_file_unless_set_explicitly(tmp_path):
+    resolve = _module("checkpoint_choice").resolve
+    path = write_checkpoint(tmp_path / "c.safetensors", {"modelspec.prediction_type": "epsilon"}, ("v_pred",))
+    with pytest.raises(ValueError, match="contradicts itself about the prediction type: metadata modelspec.predicti"
+                                         "on_type = 'epsilon', marker tensor 'v_pred'. Set prediction_type explicitly"):
+        resolve(path, "from file", "off")
+    assert resolve(path, "v_prediction", "from file")[:2] == ("v_prediction", False)  # the conflict is not asked
+    ckpt = tmp_path / "d.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04" + bytes(60))
+    with pytest.raises(ValueError, match="d.ckpt: header length .* set zero_terminal_snr explicitly"):
+        resolve(ckpt, "v_prediction", "from file")
+    assert resolve(ckpt, "v_prediction", "on")[:2] == ("v_prediction", True)  # the file is never opened
+
+
 # --- SNR Inspector -----------------------------------------------------------------------------------------------
 
 def test_inspector_warns_about_epsilon_on_zero_snr_and_late_starts(zsnr_table, sd_zero_snr_ac):
@@ -295,6 +340,24 @@ def test_inspector_notes_a_v_model_without_zero_snr(sd_table, sd_ac):
     assert "terminal SNR: 0.004682" in text and "add Zero Terminal SNR" in text
     assert [label for label, _ in curves] == ["model", "rescaled (Algorithm 1)"]
     assert curves[1][1]["log_snr"][-1].item() == -math.inf
+
+
+def test_inspector_reports_sources_and_treats_empty_sigmas_as_a_note(zsnr_table, sd_zero_snr_ac):
+    sources = {"prediction_type": "file: marker tensor 'v_pred'", "zero_terminal_snr": "file: marker tensor 'ztsnr'"}
+    _, text = _module("inspect_text").inspect(sd_zero_snr_ac, zsnr_table, "v_prediction", torch.tensor([0.0]),
+                                              sources)
+    assert "prediction type: v_prediction (from file: marker tensor 'v_pred')" in text
+    assert "zero terminal SNR state from: file: marker tensor 'ztsnr'" in text
+    assert "note: the sigmas hold no value > 0 (1 entries), so they make no model call" in text
+    _, text = _module("inspect_text").inspect(sd_zero_snr_ac, zsnr_table, "v_prediction", torch.zeros(0))
+    assert "(0 entries)" in text and "WARNING" not in text
+
+
+def test_inspector_text_and_image_for_a_model_without_a_ddpm_schedule():
+    text = _module("inspect_text").not_discrete("SD3 (flow matching; model_sampling ModelSamplingDiscreteFlow + CONST)")
+    assert text.startswith("This model is SD3 (flow matching;") and "no terminal SNR" in text
+    img = _module("plot").message_image(text)
+    assert img.shape == (_module("plot").HEIGHT, _module("plot").WIDTH, 3) and img.min() == 0.0  # black text drawn
 
 
 def test_plot_is_an_rgb_image_with_both_curves(sd_table, sd_ac):
