@@ -32,7 +32,8 @@ def comfy_sampler(core_sampler, name: str):
             model, x, sigmas = exact_zero_snr_start(model, x, sigmas, prediction_type(model_sampling))
         return core_sampler(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **options)
 
-    sample.__name__ = sample.__qualname__ = core_sampler.__name__.removesuffix("_sigmas") + "_zero_snr"
+    own = getattr(core_sampler, "__name__", "sample")
+    sample.__name__ = sample.__qualname__ = own.removesuffix("_sigmas") + "_zero_snr"
     return sample
 
 
