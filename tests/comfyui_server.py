@@ -154,4 +154,9 @@ def run_prompt(port: int, prompt: dict, timeout_s: float = 300.0) -> dict:
             raise AssertionError("no completion message within 10 000 websocket messages")
 
     prompt_id = asyncio.run(asyncio.wait_for(wait(), timeout_s))
-    return get_json(port, f"/history/{prompt_id}")[prompt_id]
+    for _ in range(100):  # the worker stores the history just after it reports success: at most 100 × 0.2 s
+        history = get_json(port, f"/history/{prompt_id}")
+        if prompt_id in history:
+            return history[prompt_id]
+        time.sleep(0.2)
+    raise AssertionError(f"prompt {prompt_id} finished but has no /history entry after 20 s")

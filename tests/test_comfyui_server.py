@@ -74,6 +74,9 @@ def test_example_workflow_runs_through_the_server(cs, server, object_info, path)
     prompt = example_prompt(cs, object_info, path)
     history = cs.run_prompt(port, prompt)
     assert history["status"]["status_str"] == "success" and history["status"]["completed"]
+    (cached,) = [m[1]["nodes"] for m in history["status"]["messages"] if m[0] == "execution_cached"]
+    sources = {i for i, n in prompt.items() if not any(isinstance(v, list) for v in n["inputs"].values())}
+    assert set(cached) <= sources  # only input-less nodes (latent, noise, sampler) come from an earlier prompt
     outputs = history["outputs"]
     from PIL import Image
 
