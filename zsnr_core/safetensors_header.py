@@ -2,7 +2,8 @@
 
 The format is an 8-byte little-endian header length n, n bytes of JSON {name: {dtype, shape, data_offsets}} with an
 optional "__metadata__" of strings, then the raw tensor bytes. Reading the header costs 8 + n bytes whatever the
-file's size, so a multi-GB checkpoint is inspected in microseconds.
+file's size: 5.4 ms for a 1 GiB file with 2,500 tensors (benchmarks/checkpoint_flags_speed.py), the JSON
+parse of its header.
 """
 from __future__ import annotations
 
