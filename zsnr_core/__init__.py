@@ -19,6 +19,7 @@ except ModuleNotFoundError as _err:
     raise ModuleNotFoundError(_HINT, name="torch") from None
 
 from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
+from .checkpoint_flags import CheckpointFlags, read_checkpoint_flags
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
 from .guidance import rescale_cfg, rescale_factor
 from .losses import diffusion_loss, loss_weight, training_target, v_loss
@@ -46,18 +47,25 @@ from .schedules import (
     rescale_zero_terminal_snr,
     snr,
 )
-from .sigma_tables import SpacingReport, alphas_cumprod_from_sigma_table, classify_sigmas, spaced_sigmas
+from .sigma_tables import (
+    SpacingReport,
+    alphas_cumprod_from_sigma_table,
+    classify_sigmas,
+    dense_sigmas,
+    spaced_sigmas,
+)
 from .spacing import SPACINGS, timesteps
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CFG_SPACES", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "SpacingReport",
-    "TerminalSNRReport", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod", "alphas_cumprod_from_sigma_table",
-    "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients", "ddim_coefficients",
-    "denoiser_from_model", "diffusion_loss", "exact_zero_snr_start", "is_clamped_zero_snr", "loss_weight",
-    "make_betas", "predict_eps", "predict_v", "predict_x0", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg",
-    "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "schedule_curves", "sigma_from_alpha_bar",
-    "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss",
-    "v_target",
+    "CFG_SPACES", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "CheckpointFlags",
+    "SpacingReport", "TerminalSNRReport", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod",
+    "alphas_cumprod_from_sigma_table", "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients",
+    "ddim_coefficients", "denoiser_from_model", "dense_sigmas", "diffusion_loss", "exact_zero_snr_start",
+    "is_clamped_zero_snr", "loss_weight", "make_betas", "predict_eps", "predict_v", "predict_x0",
+    "read_checkpoint_flags", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg", "rescale_cfg_denoised",
+    "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "schedule_curves",
+    "sigma_from_alpha_bar", "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps",
+    "training_target", "v_loss", "v_target",
 ]
