@@ -86,6 +86,13 @@ def main() -> int:
         print(f"{key} finished rc={rc} at {time.perf_counter() - t0:.0f} s", flush=True)
         if rc:
             print((out / f"{key.replace('/', '_')}.log").read_text()[-3000:], flush=True)
+        if key == "classifier":  # first in `procs`: give it to every model's folder, for their final metrics
+            for c in names:
+                for model in ("flawed", "fixed"):
+                    folder = out / c / model
+                    folder.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(out / "classifier" / "classifier.safetensors", folder / "classifier.tmp")
+                    os.replace(folder / "classifier.tmp", folder / "classifier.safetensors")
     train_s = time.perf_counter() - t0
 
     device = torch.device(args.device)

@@ -143,7 +143,6 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     manifest_path, manifest = _manifest(out)
     reference = reference_data()
-    classifier = _classifier_for(out, device)
     for name in names:
         config = replace(MODELS[name], **(overrides or {}))
         config = config if steps is None else replace(config, steps=steps)
@@ -159,6 +158,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
         path = out / f"{name}.safetensors"
         export_weights(result, path)
         t0 = time.perf_counter()
+        classifier = _classifier_for(out, device)  # looked up now: a search may put one beside the models meanwhile
         final = evaluate(result.model, name, n=final_samples, device=device, reference=reference,
                          classifier=classifier)
         guided3 = evaluate(result.model, name, n=final_samples, device=device, reference=reference,
