@@ -181,7 +181,7 @@ def format_results(results: dict) -> str:
         out.append(f"| {r['label']} | {r['guidance']:g} | {r['accuracy']:.3f} | {r['inception']:.2f} | {r['fid']:.2f} | "
                    f"{r['w1']:.3f} | {r['fd8']:.2f} | {100 * r['saturated']:.2f} |")
     out += ["", ("Brightness guidance: sample i asks for shape i mod 4 and the bucket (dark: mean < -0.3, bright: "
-                 "≥ 0.3; 33 % / 33 % of the data); in bucket: share of the samples (clipped to ±1) whose mean lands "
+                 "≥ 0.3; 30 % / 31 % of the data); in bucket: share of the samples (clipped to ±1) whose mean lands "
                  "there; beyond ±1: share of pixel values; |x̂₀| peak: median over samples of the largest |x̂₀| "
                  "the sampler met."), "",
             "| model, pipeline | asked | w | φ | in bucket % | mean brightness | beyond ±1 % | |x̂₀| peak | acc |",

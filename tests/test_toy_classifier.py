@@ -77,9 +77,11 @@ def test_data_scores_are_the_ceiling_and_floor():
     assert sample_metrics(noise, reference.images, fresh.labels, classifier).fid > 10 * m.fid
 
 
-def test_a_short_cpu_training_run_learns_shape():
-    """A short run from scratch on the CPU. Measured held-out accuracy (1024 images) after STEPS steps of batch 64:
-    SEE_BELOW; chance is 0.25."""
-    model, _ = train_classifier(ClassifierConfig(steps=STEPS, batch_size=64), disable=True)
-    assert accuracy(model, make_shapes(1024, seed=2)) > BOUND
-    assert not math.isnan(BOUND)
+def test_a_short_cpu_training_run_lowers_the_loss():
+    """100 steps of batch 32 from scratch on the CPU. Measured ratio of the mean loss over the last 20 steps to that
+    over the first 20: 0.970 for seed 0 (0.974 and 0.975 for seeds 1, 2); with lr = 1e-9 (nothing learnt) 1.000
+    (and 1.002, 1.001 for seeds 0, 1 over 40 steps). The bound 0.985 lies between the two groups. (The shipped
+    classifier's 4000 steps of 128 reach 0.9993 held-out accuracy; see the test above.)"""
+    _, _, losses = train_classifier(ClassifierConfig(steps=100, batch_size=32), disable=True)
+    assert len(losses) == 100 and all(math.isfinite(x) for x in losses)
+    assert sum(losses[-20:]) < 0.985 * sum(losses[:20]), losses

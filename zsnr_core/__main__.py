@@ -88,7 +88,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import format_table, run_pipeline, save_figure
+    from .demo import data_scores, format_table, run_pipeline, save_figure
     from .toy.pipelines import FIXED, FLAWED
     from .toy.zoo import (
         CLASSIFIER_FILE,
@@ -126,10 +126,11 @@ def _demo(args: argparse.Namespace) -> int:
                                  args.seed, device))
     print(f"\n{args.num_samples} samples per pipeline, {args.steps} DDIM steps, guidance w = {args.guidance:g}, "
           f"seed {args.seed}, models from {weights}\n")
-    print(format_table(rows, data, args.num_samples, classifier, features))
+    scores = data_scores(args.num_samples, classifier, features)
+    print(format_table(rows, data, args.num_samples, scores=scores))
     if not args.no_figure:
         try:
-            path = save_figure(rows, data, args.out)
+            path = save_figure(rows, data, args.out, data_fid=scores[2])
             print(f"\nfigure: {path}")
         except ImportError:
             print("\nfigure skipped: matplotlib is not installed (pip install matplotlib)", file=sys.stderr)

@@ -69,15 +69,16 @@ def data_scores(n: int, classifier, features) -> tuple[float, float, float]:
             fid_floor(n, classifier, features=features))
 
 
-def format_table(rows: list[DemoRow], data, n: int, classifier=None, features=None) -> str:
-    """The demo's table; with `classifier` the data row also gives the data's own accuracy, IS and toy-FID."""
+def format_table(rows: list[DemoRow], data, n: int, classifier=None, features=None, scores=None) -> str:
+    """The demo's table; with `classifier` the data row also gives the data's own accuracy, IS and toy-FID
+    (`scores`, from `data_scores`, if already computed)."""
     lum = data.images.flatten(1).mean(1)
     head = (f"{'pipeline':<46} {'denoiser':<8} {'w':>4} {'acc':>5} {'IS':>5} {'FID':>6} {'bright std':>10} {'W1':>6} "
             f"{'dark%':>6} {'bright%':>7} {'sat%':>6} {'FD8':>6}")
     lines = [head, "-" * len(head)]
     acc = inception = fid = None
-    if classifier is not None:
-        acc, inception, fid = data_scores(n, classifier, features)
+    if scores is not None or classifier is not None:
+        acc, inception, fid = scores or data_scores(n, classifier, features)
     data_row = (f"{'data (' + str(len(data)) + ' images)':<46} {'':<8} {'':>4} {_learned(acc, '.2f', 5)} "
                 f"{_learned(inception, '.2f', 5)} {_learned(fid, '.2f', 6)} {lum.std():>10.3f} {0:>6.3f} "
                 f"{100 * (lum < -0.6).double().mean():>6.1f} {100 * (lum > 0.6).double().mean():>7.1f} "
@@ -102,19 +103,21 @@ def format_table(rows: list[DemoRow], data, n: int, classifier=None, features=No
     return "\n".join(lines)
 
 
-def _verdict(flawed: SampleMetrics, fixed: SampleMetrics) -> str:
+def _verdict(flawed: SampleMetrics, fixed: SampleMetrics, data_fid: float | None = None) -> str:
     """One clause per metric the rows have: what the table says, no more."""
     parts = [f"brightness W1 {flawed.w1:.3f} → {fixed.w1:.3f} ({'better' if fixed.w1 < flawed.w1 else 'not better'})"]
     if flawed.accuracy is not None and fixed.accuracy is not None:
         parts.append(f"shape accuracy {flawed.accuracy:.2f} → {fixed.accuracy:.2f} "
                      f"({'as good or better' if fixed.accuracy >= flawed.accuracy else 'worse'})")
-        parts.append(f"toy-FID {flawed.fid:.2f} → {fixed.fid:.2f} ({'better' if fixed.fid <= flawed.fid else 'worse'})")
+        floor = "" if data_fid is None else f"; fresh data: {data_fid:.2f}"
+        parts.append(f"toy-FID {flawed.fid:.2f} → {fixed.fid:.2f} "
+                     f"({'better' if fixed.fid <= flawed.fid else 'worse'}{floor})")
     return "flawed → fixed: " + "; ".join(parts)
 
 
-def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32) -> Path:
+def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32, data_fid: float | None = None) -> Path:
     """Sample grids of the flawed and fixed pipelines (8 columns: column j asks for shape j mod 4) and their
-    brightness histograms against the data, as one PNG."""
+    brightness histograms against the data, as one PNG; `data_fid` (fresh data's toy-FID) goes into the title."""
     from matplotlib.figure import Figure  # no pyplot: the caller's backend and open figures are left alone
 
     shown = [r for r in rows if r.samples is not None]
@@ -148,7 +151,7 @@ def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32)
         hist.legend(fontsize=8)
     flawed = next(r for r in shown if r.key == FLAWED and r.denoiser == "trained")
     fixed = next(r for r in shown if r.key == FIXED and r.denoiser == "trained")
-    fig.suptitle(f"Trained toy models, {len(flawed.samples)} samples each: {_verdict(flawed.metrics, fixed.metrics)}",
+    fig.suptitle(f"Trained toy models, {len(flawed.samples)} samples each: {_verdict(flawed.metrics, fixed.metrics, data_fid)}",
                  fontsize=10)
     fig.tight_layout()
     path = Path(path)

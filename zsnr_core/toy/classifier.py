@@ -100,12 +100,13 @@ def accuracy(classifier: ShapeClassifier, data) -> float:
 
 
 def train_classifier(config: ClassifierConfig = ClassifierConfig(), device="cpu", disable: bool | None = None):
-    """Train a ShapeClassifier with AdamW and a cosine learning rate; returns (model in eval mode, seconds)."""
+    """Train a ShapeClassifier with AdamW and a cosine learning rate; returns (model in eval mode, seconds, losses),
+    the last being the training loss of every step."""
     torch.manual_seed(config.seed)
     model = ShapeClassifier(3, config.width).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
-    t0 = time.perf_counter()
+    t0, losses = time.perf_counter(), []
     bar = progress(config.steps, disable)
     for step in bar:
         seed = TRAIN_SEED_BASE + config.seed * 1_000_000 + step
@@ -118,9 +119,10 @@ def train_classifier(config: ClassifierConfig = ClassifierConfig(), device="cpu"
         loss.backward()
         optimizer.step()
         schedule.step()
+        losses.append(loss.item())
         if hasattr(bar, "set_postfix") and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
-    return model.eval(), time.perf_counter() - t0
+    return model.eval(), time.perf_counter() - t0, losses
 
 
 def save_classifier(model: ShapeClassifier, config: ClassifierConfig, path: str | Path) -> None:
