@@ -120,6 +120,9 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     (["demo", "--guidance", "abc"], "must be a number"),
     (["demo", "--device", "tpu"], "--device must be"),
     (["demo", "--weights", "/nonexistent"], "python -m zsnr_core train --out /nonexistent"),
+    (["train", "--set", "depth=3"], "--set takes KEY=VALUE with KEY one of"),
+    (["train", "--set", "lr=fast"], "VALUE must be JSON"),
+    (["train", "--set", "lr=2.0"], "lr must be"),
 ])
 def test_demo_rejects_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -169,3 +172,15 @@ def test_shipped_fixed_model_follows_the_brightness_condition():
     dark = sample(model, pipe, 8, steps=10, brightness="dark").mean()
     bright = sample(model, pipe, 8, steps=10, brightness="bright").mean()
     assert dark < -0.15 and bright > 0.15
+
+
+def test_train_classifier_command_writes_a_loadable_classifier_and_its_manifest_entry(tmp_path):
+    from zsnr_core.toy.classifier import load_classifier
+
+    assert main(["train-classifier", "--out", str(tmp_path), "--steps", "2", "--device", "cpu"]) == 0
+    entry = json.loads((tmp_path / "manifest.json").read_text())["models"]["classifier"]
+    assert entry["command"] == f"python -m zsnr_core train-classifier --out {tmp_path} --steps 2 --device cpu"
+    assert hashlib.sha256((tmp_path / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
+    assert 0.0 <= entry["held_out_accuracy"] <= 1.0 and entry["config"]["steps"] == 2
+    _, config = load_classifier(tmp_path / entry["file"])
+    assert config.steps == 2

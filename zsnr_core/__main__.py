@@ -55,7 +55,7 @@ def _train(args: argparse.Namespace) -> int:
 def _overrides(pairs: list[str]) -> dict:
     """--set KEY=VALUE pairs as TrainConfig fields, VALUE read as JSON (2e-3, true, [32, 64], null)."""
     import json
-    from dataclasses import fields
+    from dataclasses import fields, replace
 
     from .toy.train import TrainConfig
 
@@ -69,8 +69,12 @@ def _overrides(pairs: list[str]) -> dict:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             raise ValueError(f"--set {key}: VALUE must be JSON (2e-3, true, [32, 64, 64], null), got {value!r}") from None
-        if key == "widths":
+        if key == "widths" and isinstance(out[key], list):
             out[key] = tuple(out[key])
+    try:  # the config's own checks, before any training starts
+        replace(TrainConfig("check", True, "v_prediction"), **out)
+    except TypeError as err:
+        raise ValueError(f"--set: {err}") from None
     return out
 
 

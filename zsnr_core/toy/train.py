@@ -53,6 +53,12 @@ class TrainConfig:
         check_float("ema_decay", self.ema_decay, 0.0, 1.0)
         check_float("label_dropout", self.label_dropout, 0.0, 1.0)
         check_float("brightness_dropout", self.brightness_dropout, 0.0, 1.0)
+        if not (isinstance(self.widths, tuple) and self.widths
+                and all(isinstance(w, int) and w > 0 and w % 8 == 0 for w in self.widths)):
+            raise ValueError(f"widths must be a tuple of positive multiples of 8 (GroupNorm uses 8 groups), got "
+                             f"{self.widths!r}; the default is (32, 64, 64)")
+        if self.min_snr_gamma is not None and check_float("min_snr_gamma", self.min_snr_gamma, 0.0) == 0.0:
+            raise ValueError("min_snr_gamma must be > 0 or None (λ_t = 1), got 0; the shipped models use 5")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
