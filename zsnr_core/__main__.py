@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--no-figure", action="store_true", help="print the table only")
     demo.add_argument("--no-ideal", action="store_true", help="skip the rows of the exact (ideal) denoiser")
     demo.add_argument("--weights", default=None, help="folder of flawed/fixed .safetensors (default: the shipped ones)")
-    demo.add_argument("--train", action="store_true", help="train both models from scratch first (about 21 min on a free 2-core CPU); "
+    demo.add_argument("--train", action="store_true", help="train both models from scratch first (minutes on a GPU, hours on a CPU); "
                       "an interrupted run in --train-dir resumes")
     demo.add_argument("--train-dir", default="zsnr_models", help="where --train writes its models (zsnr_models)")
     demo.add_argument("--train-steps", type=_number_in(int, 1, 10_000_000), default=None,

@@ -133,7 +133,7 @@ def save_classifier(model: ShapeClassifier, config: ClassifierConfig, path: str 
 def load_classifier(path: str | Path, device="cpu") -> tuple[ShapeClassifier, ClassifierConfig]:
     """The shipped or retrained classifier, from safetensors only; errors name the command that rebuilds it."""
     path = Path(path)
-    fix = f"rebuild it with `python -m zsnr_core train-classifier --out {path.parent}` (about a minute on a CPU)"
+    fix = f"rebuild it with `python -m zsnr_core train-classifier --out {path.parent}` (about a minute on a GPU)"
     try:
         tensors, meta = load_file(path)
         if meta.get("format") != FORMAT:

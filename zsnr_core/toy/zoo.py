@@ -83,7 +83,7 @@ def fid_floor(n: int, classifier: ShapeClassifier, reference=None, features=None
 def load_model(path: str | Path, device="cpu") -> tuple[TinyUNet, TrainConfig]:
     """A shipped or retrained toy model, from safetensors only; errors name the command that rebuilds it."""
     path = Path(path)
-    fix = f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}` (minutes on a CPU)"
+    fix = f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}` (minutes on a GPU; hours on a CPU)"
     try:
         tensors, meta = load_file(path)
         if meta.get("format") != "zsnr-toy-unet/1":
