@@ -2,6 +2,7 @@
 
     python -m zsnr_core demo      the flawed and the fixed pipelines on the shipped toy models: a table and a figure
     python -m zsnr_core train     (re)train the toy models from scratch into a folder, with a manifest
+    python -m zsnr_core train-classifier   (re)train the shape classifier behind class accuracy, IS and toy-FID
     python -m zsnr_core report    the terminal SNR of a schedule before and after Algorithm 1
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from . import _cli_checks
 from .report import format_reports, terminal_snr_report
@@ -34,15 +36,66 @@ def _train(args: argparse.Namespace) -> int:
     out = _cli_checks.output_dir("--out", args.out)
     names = list(MODELS) if args.model == "all" else [args.model]
     train_models(names, out, args.steps, device, eval_every=args.eval_every,
-                 command="python -m zsnr_core " + " ".join(args.argv))
+                 command="python -m zsnr_core " + " ".join(args.argv), overrides=_overrides(args.set),
+                 final_samples=args.final_samples)
     print(f"models and manifest.json in {out}")
     return 0
 
 
+def _overrides(pairs: list[str]) -> dict:
+    """--set KEY=VALUE pairs as TrainConfig fields, VALUE read as JSON (2e-3, true, [32, 64], null)."""
+    import json
+    from dataclasses import fields, replace
+
+    from .toy.train import TrainConfig
+
+    known = sorted(f.name for f in fields(TrainConfig) if f.name not in ("name", "zero_snr", "prediction_type"))
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise ValueError(f"--set takes KEY=VALUE with KEY one of {', '.join(known)}, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"--set {key}: VALUE must be JSON (2e-3, true, [32, 64, 64], null), got {value!r}") from None
+        if key == "widths" and isinstance(out[key], list):
+            out[key] = tuple(out[key])
+    try:  # the config's own checks, before any training starts
+        replace(TrainConfig("check", True, "v_prediction"), **out)
+    except TypeError as err:
+        raise ValueError(f"--set: {err}") from None
+    return out
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .toy.classifier import ClassifierConfig
+    from .toy.zoo import train_classifier_model
+
+    device = _cli_checks.device("--device", args.device)
+    out = _cli_checks.output_dir("--out", args.out)
+    config = ClassifierConfig() if args.steps is None else replace(ClassifierConfig(), steps=args.steps)
+    train_classifier_model(out, config, device,
+                           command="python -m zsnr_core " + " ".join(args.argv))
+    print(f"classifier and manifest.json in {out}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import format_table, run_pipeline, save_figure
+    from .demo import data_scores, format_table, run_pipeline, save_figure
     from .toy.pipelines import FIXED, FLAWED
-    from .toy.zoo import MODELS, WEIGHTS_DIR, load_models, reference_data, train_models
+    from .toy.zoo import (
+        CLASSIFIER_FILE,
+        MODELS,
+        WEIGHTS_DIR,
+        load_models,
+        reference_data,
+        reference_features,
+        shipped_classifier,
+        train_models,
+    )
 
     # every option is checked before anything is trained or sampled
     device = _cli_checks.device("--device", args.device)
@@ -66,13 +119,18 @@ def _demo(args: argparse.Namespace) -> int:
     models = load_models(weights, device, verify=not args.no_verify)
     data = reference_data()
     t0 = time.perf_counter()
+    # the classifier beside the models if there is one (a retrained set), else the shipped one
+    classifier = shipped_classifier(weights if (Path(weights) / CLASSIFIER_FILE).exists() else WEIGHTS_DIR, device,
+                                    verify=not args.no_verify)
+    features = reference_features(classifier, data)
     rows = []
     try:
         for denoiser in ("trained",) + (() if args.no_ideal else ("ideal",)):
             for key in (FLAWED, FIXED):
                 rows.append(run_pipeline(key, denoiser, models["fixed" if key == FIXED else "flawed"], data,
                                          args.num_samples, args.steps, args.guidance,
-                                         args.phi if key == FIXED else None, args.seed, device))
+                                         args.phi if key == FIXED else None, args.seed, device,
+                                         classifier=classifier, features=features))
                 print(f"  sampled {rows[-1].pipeline.label} ({denoiser} denoiser) in {rows[-1].seconds:.1f} s",
                       file=sys.stderr)
     except FloatingPointError as err:
@@ -84,9 +142,10 @@ def _demo(args: argparse.Namespace) -> int:
                                  args.seed, device))
     print(f"\n{args.num_samples} samples per pipeline, {args.steps} DDIM steps, guidance w = {args.guidance:g}, "
           f"seed {args.seed}, models from {weights}\n")
-    print(format_table(rows, data, args.num_samples))
+    scores = data_scores(args.num_samples, classifier, features)
+    print(format_table(rows, data, args.num_samples, scores=scores))
     if figure is not None:
-        print(f"\nfigure: {save_figure(rows, data, figure)}")
+        print(f"\nfigure: {save_figure(rows, data, figure, data_fid=scores[2])}")
     print(f"sampling took {time.perf_counter() - t0:.1f} s on {device}", file=sys.stderr)
     return 0
 
@@ -129,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--weights", default=None, help="folder of flawed/fixed .safetensors (default: the shipped ones)")
     demo.add_argument("--no-verify", action="store_true",
                       help="load --weights without checking them against their folder's manifest.json (sha256)")
-    demo.add_argument("--train", action="store_true", help="train both models from scratch first (about 21 min on a free 2-core CPU); "
+    demo.add_argument("--train", action="store_true", help="train both models from scratch first (minutes on a GPU, hours on a CPU); "
                       "an interrupted run in --train-dir resumes")
     demo.add_argument("--train-dir", default="zsnr_models", help="where --train writes its models (zsnr_models)")
     demo.add_argument("--train-steps", type=_number_in(int, 1, 10_000_000), default=None,
@@ -146,7 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--eval-every", type=_number_in(int, 0, 10_000_000), default=250,
                        help="log sample metrics every N steps, 0 never (250)")
     train.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")
+    train.add_argument("--final-samples", type=_number_in(int, 4, 100_000), default=256,
+                       help="samples of the final metrics written to the manifest (256)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="change one field of the shared recipe for every model (JSON value), e.g. --set lr=1e-3")
     train.set_defaults(run=_train)
+
+    classify = sub.add_parser("train-classifier", help="train the shape classifier (class accuracy, IS, toy-FID)")
+    classify.add_argument("--out", default="zsnr_models", help="output folder (zsnr_models); "
+                          "zsnr_core/toy/weights rebuilds the shipped one")
+    classify.add_argument("--steps", type=_number_in(int, 1, 10_000_000), default=None,
+                          help="training steps (default: the shipped classifier's count)")
+    classify.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")
+    classify.set_defaults(run=_train_classifier)
 
     report = sub.add_parser("report", help="terminal SNR of a schedule before and after Algorithm 1")
     report.add_argument("--schedule", choices=(*SCHEDULES, "all"), default="scaled_linear",
@@ -155,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=1000, help="number of training timesteps T, at least 2 (default: 1000)")
     report.set_defaults(run=_report)
 
-    for name, sub_parser in (("demo", demo), ("train", train), ("report", report)):
+    for name, sub_parser in (("demo", demo), ("train", train), ("train-classifier", classify), ("report", report)):
         sub_parser.set_defaults(parser=sub_parser, name=name)
     args = parser.parse_args(argv)
     args.argv = argv
