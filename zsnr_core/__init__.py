@@ -22,6 +22,7 @@ from .parametrization import (
 )
 from .report import TerminalSNRReport, schedule_curves, terminal_snr_report
 from .sampling import ddim_coefficients, sample_ddim, sample_ddim_sigmas
+from .sampling_dpmpp import sample_dpmpp_2m_sigmas
 from .schedules import (
     SCHEDULES,
     alphas_cumprod,
@@ -42,7 +43,8 @@ __all__ = [
     "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients", "ddim_coefficients",
     "denoiser_from_model", "diffusion_loss", "exact_zero_snr_start", "is_clamped_zero_snr", "loss_weight",
     "make_betas", "predict_eps", "predict_v", "predict_x0", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg",
-    "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "schedule_curves", "sigma_from_alpha_bar",
+    "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "sample_dpmpp_2m_sigmas",
+    "schedule_curves", "sigma_from_alpha_bar",
     "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss",
     "v_target",
 ]
