@@ -4,17 +4,20 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .ddim_sampler import DDIMZeroSNR
+from .dpmpp_sampler import DPMPP2MZeroSNR
+from .fewstep_scheduler import register_fewstep_scheduler
 from .paper_timesteps import PaperTimesteps, register_schedulers
 from .rescale_cfg import RescaleCFGZeroSNR
 from .snr_inspector import SNRInspector
 from .zero_snr import ZeroTerminalSNR
 
-NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRInspector]
+NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRInspector, DPMPP2MZeroSNR]
 
 
 class ZeroSNRExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         register_schedulers()  # ComfyUI's loader calls get_node_list, not on_load
+        register_fewstep_scheduler()
         return list(NODES)
 
 

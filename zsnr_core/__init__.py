@@ -5,6 +5,7 @@ classifier-free guidance (Algorithm 2), exact at SNR = 0. Depends on torch and n
 """
 from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
+from .fewstep import fewstep_sigmas, fewstep_timesteps
 from .guidance import rescale_cfg, rescale_factor
 from .losses import diffusion_loss, loss_weight, training_target, v_loss
 from .parametrization import (
@@ -41,10 +42,10 @@ __all__ = [
     "CFG_SPACES", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "SpacingReport",
     "TerminalSNRReport", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod", "alphas_cumprod_from_sigma_table",
     "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients", "ddim_coefficients",
-    "denoiser_from_model", "diffusion_loss", "exact_zero_snr_start", "is_clamped_zero_snr", "loss_weight",
+    "denoiser_from_model", "diffusion_loss", "exact_zero_snr_start", "fewstep_sigmas",
+    "fewstep_timesteps", "is_clamped_zero_snr", "loss_weight",
     "make_betas", "predict_eps", "predict_v", "predict_x0", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg",
     "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "sample_dpmpp_2m_sigmas",
-    "schedule_curves", "sigma_from_alpha_bar",
-    "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss",
+    "schedule_curves", "sigma_from_alpha_bar", "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss",
     "v_target",
 ]
