@@ -12,7 +12,9 @@ at the sampler's own continuous σ:
   noise to exactly N(μ, s²), so a perfect sampler returns std 0.5; reported: |std - 0.5|/0.5 over 16 384 elements
   of noise standardised to mean 0, std 1 (deterministic samplers: no sampling error at all).
 - Toy: the exact denoiser of `--toy-data` toy images (zsnr_core.toy.IdealDenoiser, 3 × 32 × 32); reported: W1 of
-  the brightness distribution and FD₈ of `--toy-n` samples against those images (zsnr_core.toy.metrics).
+  the brightness distribution and FD₈ of `--toy-n` samples against those images (zsnr_core.toy.metrics). To run in
+  minutes on 2 shared cores it takes every sampler with six schedulers (--toy-schedulers) and leaves out the four
+  Brownian-tree SDE samplers (--toy-sde adds them), which the Gaussian part covers.
 Every built-in sampler (but dpm_adaptive, whose call count is not set by steps, the *_gpu copies and the *_cfg_pp
 variants, which need CFG) runs with every scheduler (ours included) at the largest step count whose model calls fit
 each budget (heun-type samplers use 2 per step); calls are counted, not assumed. Ours: DPM++ 2M (zero-SNR exact)
@@ -44,6 +46,8 @@ from zsnr_core.toy.metrics import brightness, frechet_distance8, wasserstein1
 MU, S = 0.3, 0.5
 OURS = "ours: dpmpp_2m_zsnr × zsnr_fewstep"
 SKIP = {"dpm_adaptive"}  # adaptive step size: its call count is not set by steps
+TOY_SCHEDULERS = ["simple", "karras", "exponential", "normal", "zsnr_trailing", "zsnr_fewstep"]
+SLOW_SDE = ("dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde")  # Brownian-tree noise: minutes each
 POPULAR = [("euler", "karras"), ("euler", "zsnr_trailing"), ("dpmpp_2m", "karras"), ("dpmpp_2m", "zsnr_trailing"),
            ("uni_pc", "zsnr_trailing"), ("heun", "karras"), ("dpmpp_2m", "zsnr_fewstep"), ("euler", "zsnr_fewstep")]
 
@@ -123,6 +127,9 @@ def main() -> int:
     parser.add_argument("--toy-n", type=int, default=64, help="toy samples per combination")
     parser.add_argument("--toy-data", type=int, default=256, help="toy images the exact denoiser and metrics use")
     parser.add_argument("--no-toy", action="store_true")
+    parser.add_argument("--toy-schedulers", nargs="+", default=TOY_SCHEDULERS,
+                        help="schedulers the toy part runs (all samplers but the Brownian-tree SDE ones each)")
+    parser.add_argument("--toy-sde", action="store_true", help="also run the Brownian-tree SDE samplers on the toy")
     parser.add_argument("--json", type=pathlib.Path, default=ROOT / "benchmarks" / "fewstep_results.json")
     parser.add_argument("--figure", type=pathlib.Path, default=ROOT / "benchmarks" / "fewstep_benchmark.png")
     args = parser.parse_args()
@@ -188,6 +195,9 @@ def main() -> int:
                 if str(budget) not in by_budget:
                     continue
                 steps = results["steps"][key][str(budget)][0]
+                if key != OURS and (key.split(" × ")[1] not in args.toy_schedulers
+                                    or (not args.toy_sde and key.split(" × ")[0] in SLOW_SDE)):
+                    continue
                 if key == OURS:
                     sig = comfy.samplers.calculate_sigmas(bench.ms, "zsnr_fewstep", budget)
                     out, _ = bench.run(noise, ours_sampler, None, steps, sigmas=sig)
@@ -208,6 +218,7 @@ def main() -> int:
         print_ranking({k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls, "W1")
         print_ranking({k: {b: v[1] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls, "FD₈")
     results["config"] = {"calls": args.calls, "toy_n": args.toy_n, "toy_data": args.toy_data,
+                         "toy_schedulers": args.toy_schedulers, "toy_sde": args.toy_sde,
                          "gaussian": {"mu": MU, "s": S, "elements": 16384}, "popular": POPULAR,
                          "comfyui_version": __import__("comfyui_version").__version__,
                          "torch": torch.__version__, "seconds": round(time.perf_counter() - t_all, 1)}
@@ -236,6 +247,7 @@ def print_ranking(scores: dict, calls, label: str, top: int = 8) -> None:
 
 def save_figure(results, calls, path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -261,6 +273,7 @@ def save_figure(results, calls, path) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(calls, [str(b) for b in calls])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("model calls")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
