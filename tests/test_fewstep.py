@@ -92,3 +92,8 @@ def test_ten_calls_reach_the_data_std_within_three_percent(exact_table, sd_zero_
     ddim = gain(z.sample_ddim_sigmas, trailing)
     # measured: +0.0072 (2M, few-step) and -0.2418 (DDIM, trailing: std 0.379)
     assert abs(fewstep) < 0.01 and ddim < -0.2
+
+
+def test_a_rising_schedule_is_refused():
+    with pytest.raises(ValueError, match="non-increasing"):
+        z.fewstep_timesteps(torch.tensor([0.9, 0.95, 0.5, 0.0]), 2, t_start=2, t_end=0)

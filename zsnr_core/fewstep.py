@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float64_vector, check_float, check_int
+from ._checks import check_float, check_int, schedule_alpha_bar
 from .denoisers import timestep_from_sigma
+from .parametrization import sigma_from_alpha_bar
 from .sigma_tables import alphas_cumprod_from_sigma_table
 
 # Chosen by measurement for T = 1000 (see the module docstring); scaled to other T by fewstep_timesteps.
@@ -39,7 +40,7 @@ def fewstep_timesteps(alphas_cumprod, steps: int, t_start: int | None = None, t_
 
     t_start and t_end default to 980 and 2 of T = 1000 (scaled to other T). Needs 1 <= steps <= t_start - t_end + 2.
     """
-    ac = as_float64_vector("alphas_cumprod", alphas_cumprod)
+    ac = schedule_alpha_bar(alphas_cumprod)
     T = len(ac)
     scale = (T - 1) / 999
     t_start = round(FEWSTEP_T_START * scale) if t_start is None else t_start
@@ -49,7 +50,7 @@ def fewstep_timesteps(alphas_cumprod, steps: int, t_start: int | None = None, t_
     steps = check_int("steps", steps, 1, t_start - t_end + 2,
                       fix=f"this spread has {t_start - t_end + 1} timesteps; for more calls use spaced_sigmas")
     rho = check_float("rho", rho, 1.0, 100.0, fix="7 is Karras et al.'s choice; 1 is uniform in σ")
-    sigma = ((1 - ac) / ac).sqrt()  # (T,), inf where ᾱ = 0; only t_start and t_end are read
+    sigma = sigma_from_alpha_bar(ac)  # (T,), inf where ᾱ = 0; only t_start and t_end are read
     n = steps - 1
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
     hi, lo = sigma[t_start] ** (1 / rho), sigma[t_end] ** (1 / rho)
