@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from .sampler_fn import sample_ddim_zero_snr
+from .sampler_fn import sample_ddim_zero_snr, sample_dpmpp_2m_zero_snr
 
 KSAMPLER_SAMPLERS = {
     "zsnr_ddim": (sample_ddim_zero_snr, {"eta": 0.0}),  # DDIM (zero-SNR exact), η = 0: deterministic
     "zsnr_ddpm": (sample_ddim_zero_snr, {"eta": 1.0}),  # the same with η = 1: DDPM-posterior (ancestral) steps
+    "zsnr_dpmpp_2m": (sample_dpmpp_2m_zero_snr, {}),  # DPM-Solver++(2M), exact first step; pair with zsnr_fewstep
 }
 
 

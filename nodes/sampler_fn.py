@@ -1,7 +1,7 @@
 """Our samplers as ComfyUI sampler functions (k-diffusion's signature, for comfy.samplers.KSAMPLER)."""
 from __future__ import annotations
 
-from ..zsnr_core import exact_zero_snr_start, is_clamped_zero_snr, sample_ddim_sigmas
+from ..zsnr_core import exact_zero_snr_start, is_clamped_zero_snr, sample_ddim_sigmas, sample_dpmpp_2m_sigmas
 from .model_sampling import family, prediction_type
 
 
@@ -39,3 +39,7 @@ def comfy_sampler(core_sampler, name: str):
 
 sample_ddim_zero_snr = comfy_sampler(sample_ddim_sigmas, "DDIM (zero-SNR exact)")
 sample_ddim_zero_snr.__doc__ = "DDIM along exactly these sigmas; from t = T of a zero-SNR model, eq. 21 at ᾱ_T = 0."
+
+sample_dpmpp_2m_zero_snr = comfy_sampler(sample_dpmpp_2m_sigmas, "DPM++ 2M (zero-SNR exact)")
+sample_dpmpp_2m_zero_snr.__doc__ = ("DPM-Solver++(2M) along exactly these sigmas; from t = T of a zero-SNR model the "
+                                    "exact step of eq. 21 first.")

@@ -256,11 +256,13 @@ def test_ksampler_entries_register_once_with_their_options():
     mod = _module("ksampler_samplers")
     k_sampling, listings = type("KDiffusionSampling", (), {})(), (["euler"], ["euler", "ddim"])
     for _ in range(2):  # ComfyUI may build the node list more than once
-        assert mod.register_samplers(k_sampling, listings) == ["zsnr_ddim", "zsnr_ddpm"]
-    assert listings == (["euler", "zsnr_ddim", "zsnr_ddpm"], ["euler", "ddim", "zsnr_ddim", "zsnr_ddpm"])
+        assert mod.register_samplers(k_sampling, listings) == ["zsnr_ddim", "zsnr_ddpm", "zsnr_dpmpp_2m"]
+    ours = ["zsnr_ddim", "zsnr_ddpm", "zsnr_dpmpp_2m"]
+    assert listings == (["euler", *ours], ["euler", "ddim", *ours])
     ddim, ddpm = k_sampling.sample_zsnr_ddim, k_sampling.sample_zsnr_ddpm
-    sample = _module("sampler_fn").sample_ddim_zero_snr
-    assert ddim.func is sample and ddim.keywords == {"eta": 0.0} and ddpm.keywords == {"eta": 1.0}
+    fn = _module("sampler_fn")
+    assert ddim.func is fn.sample_ddim_zero_snr and ddim.keywords == {"eta": 0.0} and ddpm.keywords == {"eta": 1.0}
+    assert k_sampling.sample_zsnr_dpmpp_2m.func is fn.sample_dpmpp_2m_zero_snr
     kept = k_sampling.sample_zsnr_ddim
     mod.register_samplers(k_sampling, listings)
     assert k_sampling.sample_zsnr_ddim is kept  # an existing function is not rebound
@@ -277,6 +279,10 @@ def test_ksampler_entry_equals_the_node_sampler(zsnr_table):
         outs = [f(FakeKSamplerModel(zsnr_table), x, sigmas, extra_args={"seed": 1}, disable=True)
                 for f in (entry, partial(_module("sampler_fn").sample_ddim_zero_snr, eta=eta))]
         assert torch.equal(outs[0], outs[1]), name
+    entry = k_sampling.sample_zsnr_dpmpp_2m  # the DPM++ 2M (zero-SNR exact) node's function, same result
+    node = _module("sampler_fn").sample_dpmpp_2m_zero_snr
+    outs = [f(FakeKSamplerModel(zsnr_table), x, sigmas, disable=True) for f in (entry, node)]
+    assert torch.equal(outs[0], outs[1])
 
 
 # --- Load Checkpoint (v-pred / zero SNR from file) ----------------------------------------------------------

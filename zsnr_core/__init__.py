@@ -21,6 +21,7 @@ except ModuleNotFoundError as _err:
 from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
 from .checkpoint_flags import CheckpointFlags, read_checkpoint_flags
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
+from .fewstep import fewstep_sigmas, fewstep_timesteps
 from .guidance import rescale_cfg, rescale_factor
 from .losses import diffusion_loss, loss_weight, training_target, v_loss
 from .parametrization import (
@@ -38,6 +39,7 @@ from .parametrization import (
 )
 from .report import TerminalSNRReport, schedule_curves, terminal_snr_report
 from .sampling import ddim_coefficients, sample_ddim, sample_ddim_sigmas
+from .sampling_dpmpp import sample_dpmpp_2m_sigmas
 from .schedules import (
     SCHEDULES,
     alphas_cumprod,
@@ -63,9 +65,9 @@ __all__ = [
     "SpacingReport", "TerminalSNRReport", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod",
     "alphas_cumprod_from_sigma_table", "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients",
     "ddim_coefficients", "denoiser_from_model", "dense_sigmas", "diffusion_loss", "exact_zero_snr_start",
-    "is_clamped_zero_snr", "loss_weight", "make_betas", "predict_eps", "predict_v", "predict_x0",
-    "read_checkpoint_flags", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg", "rescale_cfg_denoised",
-    "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "schedule_curves",
-    "sigma_from_alpha_bar", "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps",
-    "training_target", "v_loss", "v_target",
+    "fewstep_sigmas", "fewstep_timesteps", "is_clamped_zero_snr", "loss_weight", "make_betas", "predict_eps",
+    "predict_v", "predict_x0", "read_checkpoint_flags", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg",
+    "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas",
+    "sample_dpmpp_2m_sigmas", "schedule_curves", "sigma_from_alpha_bar", "snr", "spaced_sigmas",
+    "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss", "v_target",
 ]

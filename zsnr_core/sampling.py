@@ -175,18 +175,7 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
     """
     extra_args = {} if extra_args is None else extra_args
     eta = _check_eta(eta)
-    s = as_float64_vector("sigmas", sigmas).tolist()
-    if len(s) < 2:
-        raise ValueError(f"sigmas needs at least 2 entries (from and to), got {len(s)}")
-    for i in range(len(s) - 1):
-        if not s[i + 1] < s[i]:
-            raise ValueError(
-                f"sigmas must be strictly descending, got sigmas[{i}] = {s[i]} then sigmas[{i + 1}] = {s[i + 1]}"
-            )
-    if s[-1] < 0:
-        raise ValueError(f"sigmas must be >= 0, got sigmas[-1] = {s[-1]}")
-    check_finite("x", x, "with sigmas[0] = inf pass x = noise, not noise * sigmas[0]" if math.isinf(s[0])
-                 else "pass finite values")
+    s = _check_sigmas(sigmas, x)
     if eta > 0.0 and noise_sampler is None:
         seed = extra_args.get("seed")
         gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
@@ -194,17 +183,8 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         def noise_sampler(sigma, sigma_next):
             return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
 
-    steps = []  # x_next = A·x + B·x̂_0 + C·z: the DDIM step in σ-space (x_σ = x_t/√ᾱ) with ε̂ folded in
-    for i in range(len(s) - 1):
-        ab, ab_next = alpha_bar_from_sigma(s[i]), alpha_bar_from_sigma(s[i + 1])
-        c_x0, c_eps, c_noise = ddim_coefficients(ab, ab_next, eta)
-        r, q = denoised_eps_coefficients(s[i])
-        k = c_eps / c_x0  # dividing the VP step by c_x0 = √ᾱ_next puts it in σ-space; k = σ_next when η = 0
-        steps.append((k * r, 1.0 + k * q, c_noise / c_x0))
-    sig = torch.as_tensor(sigmas)
-    if x.device.type == "mps" and sig.dtype == torch.float64:
-        sig = sig.float()  # MPS has no float64; the step coefficients above are float64 Python floats anyway
-    sig = sig.to(x.device)
+    steps = [_ddim_sigma_step(s[i], s[i + 1], eta) for i in range(len(s) - 1)]
+    sig = _sigmas_on_device(sigmas, x)
     sums = []
     for i in progress(len(s) - 1, disable):
         denoised = check_model_output(model(x, sig[i].expand(x.shape[0]), **extra_args), x, "the denoiser's output")
@@ -217,3 +197,39 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
             x = x + C * noise_sampler(sig[i], sig[i + 1])
     _raise_if_nonfinite(sums, [f"sigma = {v}" for v in s[:-1]])
     return x
+
+
+def _ddim_sigma_step(sigma: float, sigma_next: float, eta: float = 0.0) -> tuple[float, float, float]:
+    """(A, B, C) of x_next = A·x + B·x̂_0 + C·z: the DDIM step (eq. 21) in σ-space (x_σ = x_t/√ᾱ), ε̂ folded in.
+
+    A = σ_next/σ and B = 1 - σ_next/σ when η = 0 and σ is finite; at σ = inf, where x is x_T, A = σ_next, B = 1.
+    """
+    c_x0, c_eps, c_noise = ddim_coefficients(alpha_bar_from_sigma(sigma), alpha_bar_from_sigma(sigma_next), eta)
+    r, q = denoised_eps_coefficients(sigma)
+    k = c_eps / c_x0  # dividing the VP step by c_x0 = √ᾱ_next puts it in σ-space; k = σ_next when η = 0
+    return k * r, 1.0 + k * q, c_noise / c_x0
+
+
+def _check_sigmas(sigmas, x: torch.Tensor) -> list[float]:
+    """sigmas as float64 Python floats: >= 2 entries, strictly descending, >= 0 (inf first only); x finite."""
+    s = as_float64_vector("sigmas", sigmas).tolist()
+    if len(s) < 2:
+        raise ValueError(f"sigmas needs at least 2 entries (from and to), got {len(s)}")
+    for i in range(len(s) - 1):
+        if not s[i + 1] < s[i]:
+            raise ValueError(
+                f"sigmas must be strictly descending, got sigmas[{i}] = {s[i]} then sigmas[{i + 1}] = {s[i + 1]}"
+            )
+    if s[-1] < 0:
+        raise ValueError(f"sigmas must be >= 0, got sigmas[-1] = {s[-1]}")
+    check_finite("x", x, "with sigmas[0] = inf pass x = noise, not noise * sigmas[0]" if math.isinf(s[0])
+                 else "pass finite values")
+    return s
+
+
+def _sigmas_on_device(sigmas, x: torch.Tensor) -> torch.Tensor:
+    """sigmas as a tensor on x's device, for the model calls (each step's coefficients are float64 Python floats)."""
+    sig = torch.as_tensor(sigmas)
+    if x.device.type == "mps" and sig.dtype == torch.float64:
+        sig = sig.float()  # MPS has no float64
+    return sig.to(x.device)
