@@ -1,12 +1,16 @@
 """The paper's ablation at toy scale: every pipeline with the exact (ideal) denoiser and the trained toy models.
 
     python benchmarks/results_table.py [--num-samples 256] [--steps 25] [--device auto] [--json out.json]
+                                       [--weights DIR] [--figure overexposure.png]
 
-Prints three markdown tables: (1) rows SD baseline → + trailing → zero SNR + v (leading, trailing) → + rescaled CFG,
-and zero SNR + ε (refused), with the brightness metrics and FD₈ at guidance 1 and the over-exposure (share of pixel
-values beyond ±1) and W1 at guidance 1 / 3 / 7.5; (2) W1 and FD₈ for 5 / 10 / 25 / 50 steps, leading against
-trailing, for each schedule (quality per model call); (3) the ideal denoiser's flawed and fixed W1 as the image
-grows from 16 × 16 × 1 to 64 × 64 × 3. Every pipeline samples from the same seeds.
+Prints five markdown tables: (1) rows SD baseline → + trailing → zero SNR + v (leading, trailing) → + rescaled CFG,
+and zero SNR + ε (refused), with the shape metrics (class accuracy, IS, toy-FID), the brightness metrics and FD₈ at
+guidance 1 and class accuracy, W1 and the over-exposure (share of pixel values beyond ±1) at guidance 1 / 3 / 7.5;
+(2) the demo's two pipelines on the trained models at w = 1 and 3, every metric; (3) brightness guidance: each
+sample asked for its shape and "dark" or "bright", at w = 1 / 5 / 10, φ = 0 and 0.7 (the share that lands in the
+asked bucket, pixels beyond ±1, the largest |x̂₀| met, class accuracy); (4) W1 and FD₈ for 5 / 10 / 25 / 50 steps,
+leading against trailing, for each schedule (quality per model call); (5) the ideal denoiser's flawed and fixed W1
+as the image grows from 16 × 16 × 1 to 64 × 64 × 3. Every pipeline samples from the same seeds.
 """
 from __future__ import annotations
 
@@ -20,15 +24,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from zsnr_core.demo import run_pipeline
+from zsnr_core.demo import data_scores, run_pipeline
 from zsnr_core.toy import IdealDenoiser, make_shapes, sample, sample_metrics, schedule
-from zsnr_core.toy.pipelines import PIPELINES
-from zsnr_core.toy.zoo import fd8_floor, load_models, reference_data
+from zsnr_core.toy.data import CLASSES, image_grid
+from zsnr_core.toy.experiments import brightness_guidance
+from zsnr_core.toy.pipelines import FIXED, FLAWED, PIPELINES
+from zsnr_core.toy.zoo import (
+    CLASSIFIER_FILE,
+    WEIGHTS_DIR,
+    fd8_floor,
+    load_models,
+    reference_data,
+    reference_features,
+    shipped_classifier,
+)
 
 ROWS = ("sd", "sd_trailing", "zsnr_v_leading", "zsnr_v_trailing", "zsnr_v_trailing_rescaled", "zsnr_eps")
 GUIDANCE = (1.0, 3.0, 7.5)
 SWEEP = (5, 10, 25, 50)
 RESOLUTIONS = ((1, 16), (3, 16), (1, 32), (3, 32), (3, 64))  # (channels, side)
+BRIGHT_ROWS = [("sd", w, 0.0) for w in (1.0, 5.0, 10.0)] + [
+    ("zsnr_v_trailing", w, phi) for w in (1.0, 5.0, 10.0) for phi in (0.0, 0.7)]
 
 
 def main() -> int:
@@ -38,22 +54,43 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--weights", default=None, help="folder of the models (and classifier) to score: the shipped")
+    parser.add_argument("--figure", default=None, help="write the brightness-guidance figure to this PNG")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     data = reference_data()
-    models = load_models(device=device)
+    weights = Path(args.weights or WEIGHTS_DIR)
+    models = load_models(weights, device=device)
+    classifier = shipped_classifier(weights if (weights / CLASSIFIER_FILE).exists() else WEIGHTS_DIR, device)
+    features = reference_features(classifier, data)
     n, t_start = args.num_samples, time.perf_counter()
+    acc, inception, fid = data_scores(n, classifier, features)
     results = {"num_samples": n, "steps": args.steps, "seed": args.seed, "device": str(device),
-               "torch": torch.__version__, "fd8_floor": fd8_floor(n, data),
-               "ablation": [], "sweep": []}
+               "torch": torch.__version__, "weights": str(weights), "fd8_floor": fd8_floor(n, data),
+               "data_scores": {"accuracy": acc, "inception": inception, "fid": fid},
+               "ablation": [], "demo": [], "brightness": [], "sweep": []}
 
-    def run(key, denoiser, steps, w):
+    def run(key, denoiser, steps, w, phi=None):
         row = run_pipeline(key, denoiser, models["fixed" if key.startswith("zsnr") else "flawed"], data, n, steps,
-                           w, None, args.seed, device)
+                           w, phi, args.seed, device, classifier=classifier, features=features)
         print(f"  {denoiser:>7} {key:<26} w={w:<4g} steps={steps:<3} {row.seconds:6.1f} s", file=sys.stderr)
         return {"pipeline": key, "label": row.pipeline.label, "denoiser": denoiser, "guidance": w, "steps": steps,
-                "error": row.error, **(row.metrics.as_dict() if row.metrics else {})}
+                "phi": row.phi, "error": row.error, **(row.metrics.as_dict() if row.metrics else {})}
+
+    for key in (FLAWED, FIXED):
+        for w in (1.0, 3.0):
+            results["demo"].append(run(key, "trained", args.steps, w))
+    shown = {}
+    for key, w, phi in BRIGHT_ROWS:
+        for bucket in ("dark", "bright"):
+            model = models["fixed" if key.startswith("zsnr") else "flawed"]
+            r = brightness_guidance(model, key, bucket, n, args.steps, w, phi, args.seed, device, classifier)
+            results["brightness"].append(r)
+            print(f"  brightness {key:<20} {bucket:<6} w={w:<4g} φ={phi:g}: hit {r['hit']:.2f}", file=sys.stderr)
+            if args.figure and w == 10.0:
+                shown[(key, bucket, phi)] = sample(model, PIPELINES[key], 16, args.steps, w, phi, args.seed,
+                                                   device=device, brightness=bucket).cpu()
 
     for denoiser in ("ideal", "trained"):
         for key in ROWS:
@@ -81,7 +118,32 @@ def main() -> int:
     print(format_results(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    if args.figure:
+        save_brightness_figure(shown, results["brightness"], args.figure)
+        print(f"\nfigure: {args.figure}")
     return 0
+
+
+def save_brightness_figure(shown: dict, rows: list[dict], path: str) -> None:
+    """16 samples per (model, asked bucket, φ) at w = 10, titled with the table's figures for that row."""
+    from matplotlib.figure import Figure
+
+    keys = sorted(shown, key=lambda k: (k[0] != "sd", k[2], k[1]))
+    fig = Figure(figsize=(4 * 2, 2.6 * len(keys) / 2 + 0.6))
+    axes = fig.subplots(len(keys) // 2, 2, squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        model_key, bucket, phi = key
+        r = next(r for r in rows if (r["pipeline"], r["bucket"], r["phi"], r["guidance"]) == (*key, 10.0))
+        ax.imshow(image_grid(shown[key], cols=8), interpolation="nearest")
+        name = "flawed (SD)" if model_key == "sd" else f"fixed, φ = {phi:g}"
+        ax.set_title(f"{name}, asked {bucket}, w = 10\nin bucket {100 * r['hit']:.0f} %, beyond ±1 "
+                     f"{100 * r['saturated']:.1f} %, |x̂₀| peak {r['x0_peak']:.1f}", fontsize=8)
+        ax.set_xticks([34 * j + 16.5 for j in range(8)], [CLASSES[j % 4] for j in range(8)], fontsize=6)
+        ax.set_yticks([])
+        ax.tick_params(length=0)
+    fig.suptitle("Brightness guidance at w = 10 on the trained toy models (25 steps)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def format_results(results: dict) -> str:
@@ -92,21 +154,43 @@ def format_results(results: dict) -> str:
            (f"Data: brightness std {lum.std():.3f}, dark {100 * (lum < -0.6).double().mean():.1f} %, "
             f"bright {100 * (lum > 0.6).double().mean():.1f} %; FD₈ of {n} fresh data images (the floor) {floor:.2f}."),
            "",
-           ("| pipeline | denoiser | bright. std | W1 | dark % | bright % | FD₈ | W1 at w = 3 / 7.5 | "
-            "saturated % at w = 1 / 3 / 7.5 |"),
-           "|---|---|---|---|---|---|---|---|---|"]
+           ("| pipeline | denoiser | acc | IS | toy-FID | bright. std | W1 | dark % | bright % | FD₈ | "
+            "acc at w = 3 / 7.5 | W1 at w = 3 / 7.5 | saturated % at w = 1 / 3 / 7.5 |"),
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by = {}
     for r in results["ablation"]:
         by.setdefault((r["pipeline"], r["denoiser"]), {})[r["guidance"]] = r
     for (key, denoiser), g in by.items():
         first = g[min(g)]
         if first["error"]:
-            out.append(f"| {first['label']} | {denoiser} | refused: {first['error']} ||||||||")
+            out.append(f"| {first['label']} | {denoiser} | refused: {first['error']} ||||||||||||")
             continue
         sat = " / ".join(f"{100 * g[w]['saturated']:.2f}" for w in sorted(g))
         w1s = " / ".join(f"{g[w]['w1']:.3f}" for w in sorted(g) if w != 1.0)
-        out.append(f"| {first['label']} | {denoiser} | {first['brightness_std']:.3f} | {first['w1']:.3f} | "
-                   f"{100 * first['dark']:.1f} | {100 * first['bright']:.1f} | {first['fd8']:.2f} | {w1s} | {sat} |")
+        accs = " / ".join(f"{g[w]['accuracy']:.2f}" for w in sorted(g) if w != 1.0)
+        out.append(f"| {first['label']} | {denoiser} | {first['accuracy']:.2f} | {first['inception']:.2f} | "
+                   f"{first['fid']:.2f} | {first['brightness_std']:.3f} | {first['w1']:.3f} | "
+                   f"{100 * first['dark']:.1f} | {100 * first['bright']:.1f} | {first['fd8']:.2f} | {accs} | {w1s} | "
+                   f"{sat} |")
+    d = results["data_scores"]
+    out += ["", (f"The demo's pipelines on the trained models, {n} samples, {results['steps']} steps. Data ({n} fresh "
+                 f"images): acc {d['accuracy']:.3f}, IS {d['inception']:.2f}, toy-FID {d['fid']:.2f} (the ceiling "
+                 f"and floor at this size), FD₈ {floor:.2f}."), "",
+            "| pipeline | w | acc | IS | toy-FID | W1 | FD₈ | saturated % |", "|---|---|---|---|---|---|---|---|"]
+    for r in results["demo"]:
+        out.append(f"| {r['label']} | {r['guidance']:g} | {r['accuracy']:.3f} | {r['inception']:.2f} | {r['fid']:.2f} | "
+                   f"{r['w1']:.3f} | {r['fd8']:.2f} | {100 * r['saturated']:.2f} |")
+    out += ["", ("Brightness guidance: sample i asks for shape i mod 4 and the bucket (dark: mean < -0.3, bright: "
+                 "≥ 0.3; 30 % / 31 % of the data); in bucket: share of the samples (clipped to ±1) whose mean lands "
+                 "there; beyond ±1: share of pixel values; |x̂₀| peak: median over samples of the largest |x̂₀| "
+                 "the sampler met."), "",
+            "| model, pipeline | asked | w | φ | in bucket % | mean brightness | beyond ±1 % | |x̂₀| peak | acc |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in results["brightness"]:
+        name = "flawed, SD baseline" if r["pipeline"] == "sd" else "fixed, zero SNR + v, trailing"
+        out.append(f"| {name} | {r['bucket']} | {r['guidance']:g} | {r['phi']:g} | {100 * r['hit']:.1f} | "
+                   f"{r['brightness_mean']:+.3f} | {100 * r['saturated']:.2f} | {r['x0_peak']:.2f} | "
+                   f"{r['accuracy']:.3f} |")
     out += ["", "Steps sweep at w = 1: W1 / FD₈ per number of model calls.", "",
             "| pipeline | denoiser | " + " | ".join(f"{s} steps" for s in SWEEP) + " |",
             "|---|---|" + "---|" * len(SWEEP)]

@@ -16,7 +16,8 @@ class DDIMZeroSNR(io.ComfyNode):
             display_name="DDIM (zero-SNR exact)",
             category=CATEGORY,
             description="DDIM that steps exactly along the given sigmas; from t = T of a zero-SNR model it takes "
-                        "the paper's exact first step (x0 = -v) instead of the clamp's approximation.",
+                        "the paper's exact first step (x0 = -v) instead of the clamp's approximation. The stock KSampler "
+                        "offers the same sampler as sampler_name zsnr_ddim (eta 0) and zsnr_ddpm (eta 1).",
             inputs=[
                 io.Float.Input("eta", default=0.0, min=0.0, max=1.0, step=0.01,
                                tooltip="0: deterministic DDIM. 1: DDPM-like ancestral steps (the DDPM posterior "

@@ -1,20 +1,27 @@
-"""The ComfyUI V3 extension: the node list, and our spacings added to KSampler's scheduler list."""
+"""The ComfyUI V3 extension: the node list, and our spacings and samplers added to KSampler's lists."""
 from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
+from .checkpoint_loader import CheckpointLoaderZeroSNR
 from .ddim_sampler import DDIMZeroSNR
+from .dpmpp_sampler import DPMPP2MZeroSNR
+from .fewstep_scheduler import register_fewstep_scheduler
+from .ksampler_samplers import register_samplers
 from .paper_timesteps import PaperTimesteps, register_schedulers
 from .rescale_cfg import RescaleCFGZeroSNR
 from .snr_inspector import SNRInspector
 from .zero_snr import ZeroTerminalSNR
 
-NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, RescaleCFGZeroSNR, SNRInspector]
+NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, DPMPP2MZeroSNR, RescaleCFGZeroSNR, SNRInspector,
+         CheckpointLoaderZeroSNR]
 
 
 class ZeroSNRExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         register_schedulers()  # ComfyUI's loader calls get_node_list, not on_load
+        register_fewstep_scheduler()
+        register_samplers()
         return list(NODES)
 
 

@@ -10,18 +10,21 @@ from ..zsnr_core import (
 )
 
 
-def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None):
-    """(curves for the plot, report text). `sigmas`, when given, is classified against the model's σ table."""
+def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None, sources=None):
+    """(curves for the plot, report text). `sigmas`, when given, is classified against the model's σ table;
+    `sources` ({"prediction_type": ..., "zero_terminal_snr": ...}) says where each setting came from."""
     ac = alphas_cumprod_model
     rescaled = rescale_alphas_cumprod_zero_terminal_snr(ac)
     curves = [("model", schedule_curves(ac)), ("rescaled (Algorithm 1)", schedule_curves(rescaled))]
     report = terminal_snr_report(betas_from_alphas_cumprod(ac), name="model schedule")
     lines = [
-        f"prediction type: {prediction_type}",
+        f"prediction type: {prediction_type}" + (f" (from {sources['prediction_type']})" if sources else ""),
         f"training timesteps: T = {len(ac)}",
         f"terminal SNR: {report.snr_last:.4g} (sqrt(alpha_bar_T) = {report.sqrt_alpha_bar_last:.4g})",
         report.summary(),
     ]
+    if sources:
+        lines.insert(3, f"zero terminal SNR state from: {sources['zero_terminal_snr']}")
     warnings = []
     if report.zero_terminal_snr and prediction_type == "epsilon":
         warnings.append(
@@ -33,7 +36,10 @@ def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None
             "note: a v-prediction model with SNR(T) > 0. If the checkpoint was trained with zero terminal SNR, "
             "add Zero Terminal SNR (zero_terminal_snr on); if not, leave it off, forcing it burns the output."
         )
-    if sigmas is not None:
+    if sigmas is not None and not bool((sigmas > 0).any()):
+        lines.append(f"note: the sigmas hold no value > 0 ({len(sigmas)} entries), so they make no model call; "
+                     "a scheduler gives that for steps = 0 or denoise = 0")
+    elif sigmas is not None:
         spacing = classify_sigmas(sigmas, sigma_table)
         lines.append(f"sigmas: {spacing.summary()}; first timestep t = {spacing.timesteps[0]}")
         if not spacing.starts_at_T:
@@ -43,3 +49,10 @@ def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None
                 "Use Paper Timesteps with trailing (or linspace) spacing; ignore this for img2img with denoise < 1."
             )
     return curves, "\n".join(lines + warnings)
+
+
+def not_discrete(family: str) -> str:
+    """The report for a model outside DDPM's discrete sampling (flow matching, EDM, LCM, ...)."""
+    return (f"This model is {family}. Its sampling is not a discrete DDPM ᾱ schedule, so it has no terminal SNR "
+            "in the sense of Lin et al. (2024) and nothing is plotted; Zero Terminal SNR, Paper Timesteps and DDIM "
+            "(zero-SNR exact) do not apply to it.")

@@ -7,7 +7,7 @@ from functools import partial
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..zsnr_core import SPACINGS, spaced_sigmas
+from ..zsnr_core import SPACINGS, dense_sigmas, spaced_sigmas
 from . import CATEGORY
 
 SCHEDULER_PREFIX = "zsnr_"
@@ -26,10 +26,12 @@ class PaperTimesteps(io.ComfyNode):
                 io.Model.Input("model", tooltip="The model whose sigma table (one sigma per training timestep) "
                                                 "the sigmas are taken from."),
                 io.Int.Input("steps", default=25, min=1, max=1000,
-                             tooltip="Number of model calls; the result has exactly steps + 1 sigmas (last = 0)."),
+                             tooltip="Number of model calls; the result has exactly steps + 1 sigmas (last = 0). "
+                                     "steps/denoise may not exceed the model's training timesteps (1000)."),
                 io.Combo.Input("spacing", options=list(SPACINGS), default="trailing",
-                               tooltip="trailing (the paper's choice): t = T, T - T/S, ...; linspace: from T down "
-                                       "to 0; leading (old SD/DDIM default): never reaches T, avoid for zero SNR."),
+                               tooltip="trailing (the paper's choice): t = T, T - T/S, ..., T/S; linspace: from T "
+                                       "down to 0 (one step: t = T only); leading (old SD/DDIM default): never "
+                                       "reaches T, avoid for zero SNR (one step would sit at t = 0: refused)."),
                 io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01,
                                tooltip="1 for text-to-image. Below 1 (img2img) the last `steps` of a "
                                        "steps/denoise schedule are kept, as ComfyUI's schedulers do."),
@@ -44,7 +46,10 @@ class PaperTimesteps(io.ComfyNode):
 
 
 def _scheduler(model_sampling, steps, spacing):
-    return spaced_sigmas(model_sampling.sigmas.detach().cpu(), steps, spacing)
+    """KSampler asks for steps/denoise sigmas (1500 for 30 steps at denoise 0.02); above the model's T the spacings
+    coincide, and the schedule continues finer than one timestep (dense_sigmas)."""
+    table = model_sampling.sigmas.detach().cpu()
+    return spaced_sigmas(table, steps, spacing) if steps <= len(table) else dense_sigmas(table, steps)
 
 
 def register_schedulers() -> list[str]:

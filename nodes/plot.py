@@ -52,3 +52,14 @@ def schedule_plot(curves: list[tuple[str, dict]]) -> np.ndarray:
     _panel(draw, (half + MARGIN, MARGIN, WIDTH - 16, HEIGHT - MARGIN), "log SNR vs t", log_series, (lo, hi),
            (lo, 0, hi))
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def message_image(text: str) -> np.ndarray:
+    """An RGB image (H, W, 3) in [0, 1] holding `text`, for a model that has no schedule to plot."""
+    img = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    words, lines = text.split(), [""]
+    for word in words:  # wrap at about 110 characters of Pillow's default font
+        lines[-1:] = [lines[-1] + " " + word] if len(lines[-1]) + len(word) < 110 else [lines[-1], word]
+    draw.multiline_text((MARGIN // 2, MARGIN), "\n".join(line.strip() for line in lines), fill=(0, 0, 0), spacing=6)
+    return np.asarray(img, dtype=np.float32) / 255.0

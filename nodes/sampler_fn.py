@@ -1,23 +1,45 @@
-"""The DDIM (zero-SNR exact) node's sampler function, k-diffusion's signature for comfy.samplers.KSAMPLER."""
+"""Our samplers as ComfyUI sampler functions (k-diffusion's signature, for comfy.samplers.KSAMPLER)."""
 from __future__ import annotations
 
-from ..zsnr_core import exact_zero_snr_start, is_clamped_zero_snr, sample_ddim_sigmas
-from .model_sampling import prediction_type
+from ..zsnr_core import exact_zero_snr_start, is_clamped_zero_snr, sample_ddim_sigmas, sample_dpmpp_2m_sigmas
+from .model_sampling import family, prediction_type
 
 
-def sample_ddim_zero_snr(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=0.0):
-    """DDIM along exactly these sigmas; from t = T of a zero-SNR model, the exact step of eq. 21 (x̂0 = -v̂).
+def comfy_sampler(core_sampler, name: str):
+    """A KSAMPLER function around a core σ-space sampler that takes sigmas[0] = inf as SNR = 0 (sample_ddim_sigmas).
 
     `model` is ComfyUI's KSamplerX0Inpaint; KSAMPLER scaled x by √(1+σ₀²) when sigmas[0] is the model's σ_max.
-    The exact start applies when both the model's table and sigmas[0] end at the clamp's σ (SNR = 0).
+    Models outside DDPM's σ space (flow matching, EDM, ...) are refused with their family named. From t = T of a
+    zero-SNR model (the table and sigmas[0] at the clamp's σ) the sampler gets the exact start (x̂0 = -v̂, eq. 19).
     """
-    try:
-        model_sampling = model.inner_model.inner_model.model_sampling
-    except AttributeError as e:
-        raise TypeError(
-            "DDIM (zero-SNR exact) runs inside ComfyUI's samplers (KSAMPLER), which pass a wrapped model; "
-            f"got {type(model).__name__}"
-        ) from e
-    if is_clamped_zero_snr(model_sampling.sigmas[-1]):
-        model, x, sigmas = exact_zero_snr_start(model, x, sigmas, prediction_type(model_sampling))
-    return sample_ddim_sigmas(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, eta=eta)
+
+    def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **options):
+        try:
+            base_model = model.inner_model.inner_model
+            model_sampling = base_model.model_sampling
+        except AttributeError as e:
+            raise TypeError(
+                f"{name} runs inside ComfyUI's samplers (KSAMPLER), which pass a wrapped model; "
+                f"got {type(model).__name__}"
+            ) from e
+        other = family(model_sampling, base_model)
+        if other is not None:
+            raise ValueError(
+                f"{name} steps along a discrete DDPM schedule (x_σ = x_0 + σ·ε over ᾱ_t) and cannot sample {other}; "
+                "use a sampler made for that model (euler, dpmpp_2m, lcm for LCM, ...)"
+            )
+        if is_clamped_zero_snr(model_sampling.sigmas[-1]):
+            model, x, sigmas = exact_zero_snr_start(model, x, sigmas, prediction_type(model_sampling))
+        return core_sampler(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **options)
+
+    own = getattr(core_sampler, "__name__", "sample")
+    sample.__name__ = sample.__qualname__ = own.removesuffix("_sigmas") + "_zero_snr"
+    return sample
+
+
+sample_ddim_zero_snr = comfy_sampler(sample_ddim_sigmas, "DDIM (zero-SNR exact)")
+sample_ddim_zero_snr.__doc__ = "DDIM along exactly these sigmas; from t = T of a zero-SNR model, eq. 21 at ᾱ_T = 0."
+
+sample_dpmpp_2m_zero_snr = comfy_sampler(sample_dpmpp_2m_sigmas, "DPM++ 2M (zero-SNR exact)")
+sample_dpmpp_2m_zero_snr.__doc__ = ("DPM-Solver++(2M) along exactly these sigmas; from t = T of a zero-SNR model the "
+                                    "exact step of eq. 21 first.")

@@ -5,9 +5,9 @@ import torch
 from comfy_api.latest import io
 
 from . import CATEGORY
-from .inspect_text import inspect
-from .model_sampling import prediction_type, schedule
-from .plot import schedule_plot
+from .inspect_text import inspect, not_discrete
+from .model_sampling import family, prediction_type, schedule, source
+from .plot import message_image, schedule_plot
 
 
 class SNRInspector(io.ComfyNode):
@@ -18,7 +18,9 @@ class SNRInspector(io.ComfyNode):
             display_name="SNR Inspector",
             category=CATEGORY,
             description="Plot sqrt(alpha_bar) and log SNR of the model's schedule (and its zero-SNR rescale); "
-                        "report the terminal SNR, prediction type and where the given sigmas start.",
+                        "report the terminal SNR, prediction type (and where it came from) and where the given "
+                        "sigmas start. Flow-matching, EDM and LCM models get a report saying why none of this "
+                        "applies.",
             inputs=[
                 io.Model.Input("model", tooltip="The model to inspect (after any Zero Terminal SNR patch)."),
                 io.Sigmas.Input("sigmas", optional=True,
@@ -32,5 +34,9 @@ class SNRInspector(io.ComfyNode):
     @classmethod
     def execute(cls, model, sigmas=None) -> io.NodeOutput:
         ms = model.get_model_object("model_sampling")
-        curves, text = inspect(schedule(ms), ms.sigmas.detach().cpu(), prediction_type(ms), sigmas)
+        other = family(ms, model.model)
+        if other is not None:
+            text = not_discrete(other)
+            return io.NodeOutput(torch.from_numpy(message_image(text))[None], text)
+        curves, text = inspect(schedule(ms), ms.sigmas.detach().cpu(), prediction_type(ms), sigmas, source(ms))
         return io.NodeOutput(torch.from_numpy(schedule_plot(curves))[None], text)

@@ -6,6 +6,8 @@ Loads this folder as a custom node through ComfyUI's own loader, builds a tiny v
 import asyncio
 import os
 import pathlib
+import re
+import sys
 
 import pytest
 import torch
@@ -20,7 +22,8 @@ from comfyui_env import start_comfyui, tiny_vpred_model
 comfy, comfy_nodes = start_comfyui(COMFYUI)
 from comfy_extras.nodes_model_advanced import RescaleCFG as CoreRescaleCFG
 
-NODE_IDS = ["ZSNR_ZeroTerminalSNR", "ZSNR_PaperTimesteps", "ZSNR_DDIMSampler", "ZSNR_RescaleCFG", "ZSNR_SNRInspector"]
+NODE_IDS = ["ZSNR_ZeroTerminalSNR", "ZSNR_PaperTimesteps", "ZSNR_DDIMSampler", "ZSNR_RescaleCFG", "ZSNR_SNRInspector",
+            "ZSNR_CheckpointLoader"]
 LATENT = (1, 4, 8, 8)
 
 
@@ -131,6 +134,130 @@ def test_our_ddim_with_eta_one_and_through_ksampler_scheduler(node, zsnr_model, 
     assert torch.isfinite(a).all() and torch.equal(a, b)  # seeded ancestral noise
 
 
+@pytest.mark.parametrize("name, eta", [("zsnr_ddim", 0.0), ("zsnr_ddpm", 1.0)])
+def test_ksampler_sampler_name_entries_equal_the_node_sampler(node, zsnr_model, conds, name, eta):
+    asyncio.run(comfy_nodes.load_custom_node(str(ROOT)))  # a second load adds nothing
+    for listing in (comfy.samplers.KSampler.SAMPLERS, comfy.samplers.KSAMPLER_NAMES,
+                    comfy_nodes.KSamplerAdvanced.INPUT_TYPES()["required"]["sampler_name"][0]):
+        assert listing.count(name) == 1
+    out = comfy.sample.sample(zsnr_model, noise(), 6, 5.0, name, "zsnr_trailing", conds[0], conds[1],
+                              torch.zeros(LATENT), disable_pbar=True, seed=4)
+    (sampler,) = run(node["ZSNR_DDIMSampler"], eta=eta)
+    sigmas = comfy.samplers.calculate_sigmas(zsnr_model.get_model_object("model_sampling"), "zsnr_trailing", 6)
+    ref = comfy.sample.sample_custom(zsnr_model, noise(), 5.0, sampler, sigmas, conds[0], conds[1],
+                                     torch.zeros(LATENT), disable_pbar=True, seed=4)
+    assert torch.isfinite(out).all() and torch.equal(out, ref)  # the same function on the same inputs
+
+
+def core_sampling(model, node_name, *args):
+    """The model with core ComfyUI's ModelSampling* node applied (comfy_extras/nodes_model_advanced.py)."""
+    from comfy_extras import nodes_model_advanced as adv
+
+    ntype = getattr(adv, node_name)()
+    return (ntype.patch_aura if node_name == "ModelSamplingAuraFlow" else ntype.patch)(model, *args)[0]
+
+
+NON_DDPM = [  # core node, its arguments, the family words our refusal must name
+    ("ModelSamplingSD3", (3.0,), "flow matching (SD3, AuraFlow"),
+    ("ModelSamplingAuraFlow", (1.73,), "flow matching (SD3, AuraFlow"),
+    ("ModelSamplingFlux", (1.15, 0.5, 1024, 1024), "flow matching with Flux's shift"),
+    ("ModelSamplingContinuousEDM", ("edm", 120.0, 0.002), "continuous-time EDM"),
+    ("ModelSamplingDiscrete", ("lcm", False), "LCM (a distilled 50-entry σ table)"),
+]
+
+
+@pytest.mark.parametrize("node_name, args, words", NON_DDPM, ids=[n[0] + "_" + str(n[1][0]) for n in NON_DDPM])
+def test_zero_snr_refuses_non_ddpm_models_naming_the_family(node, model, node_name, args, words):
+    other = core_sampling(model, node_name, *args)
+    with pytest.raises(ValueError, match=r"Zero Terminal SNR works on discrete-time DDPM models .* this is BaseModel "
+                                         rf"\({re.escape(words)}.*Remove the node") as err:
+        run(node["ZSNR_ZeroTerminalSNR"], model=other, prediction_type="keep", zero_terminal_snr=False)
+    assert "ModelSamplingAdvanced" not in str(err.value)
+
+
+def test_zero_snr_keep_keeps_an_img_to_img_models_input_scaling(node, model):
+    x0_model = core_sampling(model, "ModelSamplingDiscrete", "img_to_img", False)
+    (patched,) = run(node["ZSNR_ZeroTerminalSNR"], model=x0_model, prediction_type="keep", zero_terminal_snr=False)
+    ms = patched.get_model_object("model_sampling")
+    x, sigma = torch.ones(1, 4, 2, 2), torch.tensor([3.0])
+    assert torch.equal(ms.calculate_input(sigma, x), x)  # IMG_TO_IMG passes x through (X0 would scale it by 0.316)
+    assert isinstance(ms, comfy.model_sampling.IMG_TO_IMG) and ms.zsnr_prediction_type == "sample"
+
+
+@pytest.mark.parametrize("node_name, args, words", NON_DDPM[:4], ids=[n[0] for n in NON_DDPM[:4]])
+def test_our_ddim_refuses_flow_and_edm_models_naming_the_family(node, model, conds, node_name, args, words):
+    other = core_sampling(model, node_name, *args)
+    (sampler,) = run(node["ZSNR_DDIMSampler"], eta=1.0)
+    sigmas = comfy.samplers.calculate_sigmas(other.get_model_object("model_sampling"), "simple", 4)
+    with pytest.raises(ValueError, match=rf"DDIM \(zero-SNR exact\) .* cannot sample BaseModel \({re.escape(words)}"):
+        comfy.sample.sample_custom(other, noise(), 5.0, sampler, sigmas, conds[0], conds[1], torch.zeros(LATENT),
+                                   disable_pbar=True, seed=4)
+
+
+def test_inspector_reports_a_non_ddpm_model_honestly_and_empty_sigmas_as_a_note(node, model, zsnr_model):
+    edm = core_sampling(model, "ModelSamplingContinuousEDM", "v_prediction", 120.0, 0.002)
+    image, text = run(node["ZSNR_SNRInspector"], model=edm)
+    assert text.startswith("This model is BaseModel (continuous-time EDM") and "terminal SNR:" not in text
+    assert image.shape == (1, 384, 768, 3) and "Zero Terminal SNR" in text
+    _, text = run(node["ZSNR_SNRInspector"], model=zsnr_model, sigmas=torch.zeros(1))
+    assert "note: the sigmas hold no value > 0" in text and "terminal SNR: 0" in text
+
+
+def test_schedulers_take_any_count_ksampler_asks_for(zsnr_model, conds):
+    ms = zsnr_model.get_model_object("model_sampling")
+    for spacing in z.SPACINGS:  # steps 30 at denoise 0.02: KSampler asks the scheduler for 1500 sigmas
+        ks = comfy.samplers.KSampler(zsnr_model, 30, "cpu", "euler", f"zsnr_{spacing}", denoise=0.02)
+        assert len(ks.sigmas) == 31 and ks.sigmas[-1] == 0
+        assert ms.timestep(ks.sigmas[:1]).item() == 19  # t = 999·29/1499 = 19.3, as denoise 0.02 asks
+    out = comfy.sample.sample(zsnr_model, noise(), 30, 5.0, "euler", "zsnr_trailing", conds[0], conds[1],
+                              torch.zeros(LATENT), denoise=0.02, disable_pbar=True, seed=3)
+    assert torch.isfinite(out).all()
+
+
+def test_one_step_starts_at_T_and_one_leading_step_is_refused(zsnr_model):
+    ms = zsnr_model.get_model_object("model_sampling")
+    for spacing in ("trailing", "linspace"):
+        sigmas = comfy.samplers.calculate_sigmas(ms, f"zsnr_{spacing}", 1)
+        assert torch.equal(sigmas, torch.stack([ms.sigma_max, torch.tensor(0.0)]))
+    with pytest.raises(ValueError, match="steps = 1 with leading spacing makes its only model call at t = 0"):
+        comfy.samplers.calculate_sigmas(ms, "zsnr_leading", 1)
+
+
+def test_loader_applies_the_files_flags_and_the_inspector_names_the_source(node, model, tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "ztsnr_vpred.safetensors"
+    save_file({"w": torch.zeros(2), "ztsnr": torch.tensor([])}, str(path), metadata={"modelspec.prediction_type": "v"})
+    eps_model = tiny_vpred_model(model_type="EPS")  # what core ComfyUI makes of an SD2 file without the markers
+    loader = node["ZSNR_CheckpointLoader"]
+    monkeypatch.setattr(sys.modules[loader.__module__], "load_checkpoint", lambda p: (eps_model, None, None))
+    monkeypatch.setattr(comfy_nodes.folder_paths, "get_full_path_or_raise", lambda kind, name: str(tmp_path / name))
+    m, _, _, report = run(loader, ckpt_name=path.name, prediction_type="from file", zero_terminal_snr="from file")
+    ms = m.get_model_object("model_sampling")
+    assert isinstance(ms, comfy.model_sampling.V_PREDICTION) and ms.zsnr_alphas_cumprod[-1].item() == 0.0
+    assert isinstance(eps_model.get_model_object("model_sampling"), comfy.model_sampling.EPS)  # loaded one untouched
+    assert report.splitlines() == ["prediction type: v_prediction (file: metadata modelspec.prediction_type = 'v')",
+                                   "zero terminal SNR: on (file: marker tensor 'ztsnr')"]
+    _, text = run(node["ZSNR_SNRInspector"], model=m)
+    assert "prediction type: v_prediction (from file: metadata modelspec.prediction_type = 'v')" in text
+    assert "zero terminal SNR state from: file: marker tensor 'ztsnr'" in text
+
+
+@pytest.mark.parametrize("model_type, choice, saved", [
+    ("V_PREDICTION", "keep", ("v_prediction", True)),  # the loader's v-model: v_pred and ztsnr written
+    ("EPS", "v_prediction", ("epsilon", None)),  # switched by the node: saved as the loader detected it
+])
+def test_what_checkpoint_save_writes_after_zero_terminal_snr(node, tmp_path, model_type, choice, saved):
+    from comfy_extras.nodes_model_merging import save_checkpoint
+
+    (patched,) = run(node["ZSNR_ZeroTerminalSNR"], model=tiny_vpred_model(model_type=model_type),
+                     prediction_type=choice, zero_terminal_snr=True)
+    save_checkpoint(patched, filename_prefix="zsnr", output_dir=str(tmp_path))
+    (path,) = tmp_path.glob("zsnr_*.safetensors")
+    flags = z.read_checkpoint_flags(path)
+    assert (flags.prediction_type, flags.zero_terminal_snr) == saved, flags.summary()
+
+
 def test_rescale_cfg_in_v_matches_core_comfyui_and_chains(node, model, zsnr_model, conds):
     # On SD's own schedule (σ_max 14.6). From σ = 4518.76 core RescaleCFG loses ~2.7e-4 per step to float32 cancellation
     # (it gets x - x̂0 and subtracts it from x again, with |x| ≈ 4518); ours reads x̂0 directly.
@@ -182,3 +309,50 @@ def test_example_workflows_fit_the_node_schemas(node, path):
             if opts and opts[0].get("control_after_generate"):
                 assert next(values) in ("fixed", "increment", "decrement", "randomize")
         assert next(values, None) is None, f"{n['type']} has more widget values than widgets"
+
+
+# --- few-step sampling (issue 13): the zsnr_fewstep scheduler and DPM++ 2M (zero-SNR exact) -------------------
+
+def test_fewstep_scheduler_registered_once_and_equals_the_core(node, zsnr_model):
+    asyncio.run(comfy_nodes.load_custom_node(str(ROOT)))  # a second load adds nothing
+    assert comfy.samplers.KSampler.SCHEDULERS.count("zsnr_fewstep") == 1
+    assert list(comfy.samplers.SCHEDULER_HANDLERS).count("zsnr_fewstep") == 1
+    ms = zsnr_model.get_model_object("model_sampling")
+    sigmas = comfy.samplers.calculate_sigmas(ms, "zsnr_fewstep", 10)
+    assert torch.equal(sigmas, z.fewstep_sigmas(ms.sigmas, 10)) and len(sigmas) == 11
+    assert float(sigmas[0]) == pytest.approx(4518.76, abs=0.01)  # t = T, as the model's own σ_max
+    assert torch.equal(ms.timestep(sigmas[:-1]).long(), z.fewstep_timesteps(ms.zsnr_alphas_cumprod, 10))
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun", "dpmpp_2m", "uni_pc", "euler_ancestral"])
+def test_builtin_samplers_run_the_fewstep_scheduler(zsnr_model, conds, sampler):
+    out = comfy.sample.sample(zsnr_model, noise(), 5, 5.0, sampler, "zsnr_fewstep", conds[0], conds[1],
+                              torch.zeros(LATENT), disable_pbar=True, seed=3)
+    assert out.shape == LATENT and torch.isfinite(out).all() and out.abs().max() > 0
+
+
+def test_dpmpp_2m_node_equals_zsnr_core_from_infinite_sigma(node, zsnr_model, conds):
+    dpmpp = comfy_nodes.NODE_CLASS_MAPPINGS["ZSNR_DPMPP2MSampler"]
+    schema = dpmpp.GET_SCHEMA()
+    assert schema.category == node["ZSNR_DDIMSampler"].GET_SCHEMA().category and schema.display_name
+    (sampler,) = run(dpmpp)
+    ms = zsnr_model.get_model_object("model_sampling")
+    sigmas = comfy.samplers.calculate_sigmas(ms, "zsnr_fewstep", 8)
+    steps = []
+    out = comfy.sample.sample_custom(zsnr_model, noise(), 1.0, sampler, sigmas, conds[0], conds[1],
+                                     torch.zeros(LATENT), callback=lambda i, den, x, total: steps.append((i, total)),
+                                     disable_pbar=True, seed=3)
+    unet, context = zsnr_model.model.diffusion_model, conds[0][0][0]
+
+    def v_model(x_t, t):
+        return unet(x_t, t.float(), context=context).float()
+
+    ac = ms.zsnr_alphas_cumprod
+    with torch.no_grad():
+        ref = z.sample_dpmpp_2m_sigmas(z.denoiser_from_model(v_model, ac), noise(),
+                                       z.fewstep_sigmas(z.sigma_from_alpha_bar(ac), 8), disable=True)
+    ref = zsnr_model.model.process_latent_out(ref)
+    # float32 on CPU: measured max difference 3.8e-6 on values up to 16.5 (ComfyUI's float32 σ table and its
+    # x·√(1+σ²) round trip against the core's float64 σ, as for DDIM above)
+    assert torch.allclose(out, ref, rtol=1e-5, atol=2e-5), (out - ref).abs().max()
+    assert steps == [(i, 8) for i in range(8)]

@@ -9,18 +9,25 @@ import tempfile
 import torch
 
 
-def start_comfyui(path: str):
-    """Put ComfyUI on sys.path with a torchvision stub, select the CPU, import what the checks use.
+def torchvision_stub() -> str:
+    """A folder to put first on the path, holding an empty `torchvision` package.
 
-    Returns (comfy, nodes): ComfyUI's package and its nodes.py module (which holds the custom-node loader).
+    PyPI's torchvision does not load next to a CPU torch; ComfyUI imports it only for models never built here.
     """
-    # PyPI's torchvision does not load next to a CPU torch; ComfyUI imports it only for models never built here.
     stub = pathlib.Path(tempfile.mkdtemp(prefix="tv_stub_")) / "torchvision"
     (stub / "transforms").mkdir(parents=True)
     (stub / "__init__.py").write_text("from . import transforms  # noqa: F401\n")
     (stub / "transforms" / "__init__.py").write_text(
         "def __getattr__(name):\n    raise AttributeError(f'torchvision stub has no {name}')\n")
-    sys.path[:0] = [str(stub.parent), path]
+    return str(stub.parent)
+
+
+def start_comfyui(path: str):
+    """Put ComfyUI on sys.path with a torchvision stub, select the CPU, import what the checks use.
+
+    Returns (comfy, nodes): ComfyUI's package and its nodes.py module (which holds the custom-node loader).
+    """
+    sys.path[:0] = [torchvision_stub(), path]
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = True  # before comfy.model_management is imported
@@ -35,8 +42,11 @@ def start_comfyui(path: str):
     return comfy, nodes
 
 
-def tiny_vpred_model(channels: int = 32, seed: int = 0):
-    """An SD2-style v-prediction UNet with random weights (re-initialised: ComfyUI zero-inits output layers), CPU."""
+def tiny_vpred_model(channels: int = 32, seed: int = 0, model_type: str = "V_PREDICTION"):
+    """An SD2-style v-prediction UNet with random weights (re-initialised: ComfyUI zero-inits output layers), CPU.
+
+    `model_type` names a comfy.model_base.ModelType ("EPS" for an ε-model as the loader would detect one).
+    """
     import comfy.model_base
     import comfy.model_patcher
     import comfy.supported_models
@@ -49,7 +59,8 @@ def tiny_vpred_model(channels: int = 32, seed: int = 0):
     config = comfy.supported_models.SD20(unet)
     config.unet_config["num_head_channels"] = 16
     cpu = torch.device("cpu")
-    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.V_PREDICTION, device=cpu)
+    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType[model_type],
+                                      device=cpu)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in base.diffusion_model.parameters():

@@ -5,6 +5,7 @@ import importlib.util
 import math
 import pathlib
 import sys
+from functools import partial
 
 import pytest
 import torch
@@ -96,10 +97,43 @@ def test_prediction_type_from_comfyuis_mixins(sd_table, mixin, kind):
     assert _module("model_sampling").prediction_type(FakeSampling(sd_table, mixin)) == kind
 
 
-@pytest.mark.parametrize("mixin", [EDM, CONST])
-def test_prediction_type_refuses_continuous_models(sd_table, mixin):
-    with pytest.raises(ValueError, match=f"discrete-time .* got model_sampling ModelSampling .*{mixin.__name__}"):
+@pytest.mark.parametrize("mixin, words", [(EDM, "EDM"), (CONST, "flow matching")])
+def test_prediction_type_refuses_continuous_models_naming_the_family(sd_table, mixin, words):
+    with pytest.raises(ValueError, match=rf"discrete-time .* got \({words}; model_sampling FakeSampling \+ "
+                                         rf"{mixin.__name__}\)"):
         _module("model_sampling").prediction_type(FakeSampling(sd_table, mixin))
+
+
+def sampling_like(class_name, *bases, table=None):
+    """An object whose class and bases carry ComfyUI's names: ModelSamplingAdvanced(ModelSamplingDiscreteFlow, CONST)."""
+    bases = tuple(type(b, (), {}) if isinstance(b, str) else b for b in bases)
+    obj = type(class_name, bases, {})()
+    obj.sigmas = table
+    return obj
+
+
+class SD3:  # stands for comfy.model_base.SD3, the base model whose class name is the architecture
+    pass
+
+
+LCM = type("LCM", (EPS,), {})  # comfy_extras' LCM mixin
+
+
+@pytest.mark.parametrize("bases, words", [
+    (("ModelSamplingDiscreteFlow", CONST), "flow matching (SD3, AuraFlow, HiDream, Wan, ...)"),
+    (("ModelSamplingFlux", CONST), "flow matching with Flux's shift"),
+    (("ModelSamplingContinuousEDM", EDM), "continuous-time EDM (Playground v2.5, EDM fine-tunes, ...)"),
+    (("ModelSamplingDiscreteDistilled", LCM), "LCM (a distilled 50-entry σ table)"),
+])
+def test_family_names_the_model_not_the_class_modelsamplingadvanced(bases, words):
+    ms = sampling_like("ModelSamplingAdvanced", *bases)
+    names = " + ".join(b if isinstance(b, str) else b.__name__ for b in bases)
+    assert _module("model_sampling").family(ms, SD3()) == f"SD3 ({words}; model_sampling {names})"
+
+
+@pytest.mark.parametrize("mixin", [EPS, V_PREDICTION, X0])
+def test_family_is_none_for_ddpms_discrete_sampling(mixin):
+    assert _module("model_sampling").family(sampling_like("ModelSampling", "ModelSamplingDiscrete", mixin)) is None
 
 
 def test_schedule_prefers_the_stored_exact_one(sd_table, sd_zero_snr_ac):
@@ -198,9 +232,101 @@ def test_sampler_function_refuses_epsilon_at_zero_snr(zsnr_table):
         _module("sampler_fn").sample_ddim_zero_snr(FakeKSamplerModel(zsnr_table, EPS), torch.randn(1, 4, 8, 8), sigmas)
 
 
+@pytest.mark.parametrize("bases, words", [(("ModelSamplingDiscreteFlow", CONST), "flow matching"),
+                                          (("ModelSamplingContinuousEDM", EDM), "continuous-time EDM")])
+def test_sampler_function_refuses_flow_and_edm_models_naming_the_family(sd_table, bases, words):
+    model = FakeKSamplerModel(sd_table)
+    model.inner_model.inner_model = SD3()
+    model.inner_model.inner_model.model_sampling = sampling_like("ModelSamplingAdvanced", *bases, table=sd_table)
+    sigmas = z.spaced_sigmas(sd_table, 5)
+    with pytest.raises(ValueError, match=rf"DDIM \(zero-SNR exact\) steps along a discrete DDPM schedule .* cannot "
+                                         rf"sample SD3 \({words}"):
+        _module("sampler_fn").sample_ddim_zero_snr(model, torch.randn(1, 4, 8, 8), sigmas, eta=1.0)
+    assert model.calls == []  # refused before the first model call
+
+
 def test_sampler_function_outside_ksampler_names_what_it_needs(zsnr_table):
     with pytest.raises(TypeError, match="runs inside ComfyUI's samplers"):
         _module("sampler_fn").sample_ddim_zero_snr(v_model, torch.randn(1, 4), z.spaced_sigmas(zsnr_table, 5))
+
+
+# --- KSampler's sampler_name entries --------------------------------------------------------------------------
+
+def test_ksampler_entries_register_once_with_their_options():
+    mod = _module("ksampler_samplers")
+    k_sampling, listings = type("KDiffusionSampling", (), {})(), (["euler"], ["euler", "ddim"])
+    for _ in range(2):  # ComfyUI may build the node list more than once
+        assert mod.register_samplers(k_sampling, listings) == ["zsnr_ddim", "zsnr_ddpm", "zsnr_dpmpp_2m"]
+    ours = ["zsnr_ddim", "zsnr_ddpm", "zsnr_dpmpp_2m"]
+    assert listings == (["euler", *ours], ["euler", "ddim", *ours])
+    ddim, ddpm = k_sampling.sample_zsnr_ddim, k_sampling.sample_zsnr_ddpm
+    fn = _module("sampler_fn")
+    assert ddim.func is fn.sample_ddim_zero_snr and ddim.keywords == {"eta": 0.0} and ddpm.keywords == {"eta": 1.0}
+    assert k_sampling.sample_zsnr_dpmpp_2m.func is fn.sample_dpmpp_2m_zero_snr
+    kept = k_sampling.sample_zsnr_ddim
+    mod.register_samplers(k_sampling, listings)
+    assert k_sampling.sample_zsnr_ddim is kept  # an existing function is not rebound
+
+
+def test_ksampler_entry_equals_the_node_sampler(zsnr_table):
+    mod = _module("ksampler_samplers")
+    k_sampling = type("KDiffusionSampling", (), {})()
+    mod.register_samplers(k_sampling, ([],))
+    sigmas = z.spaced_sigmas(zsnr_table, 6).double()
+    x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 4518.76
+    for name, eta in (("zsnr_ddim", 0.0), ("zsnr_ddpm", 1.0)):
+        entry = getattr(k_sampling, f"sample_{name}")
+        outs = [f(FakeKSamplerModel(zsnr_table), x, sigmas, extra_args={"seed": 1}, disable=True)
+                for f in (entry, partial(_module("sampler_fn").sample_ddim_zero_snr, eta=eta))]
+        assert torch.equal(outs[0], outs[1]), name
+    entry = k_sampling.sample_zsnr_dpmpp_2m  # the DPM++ 2M (zero-SNR exact) node's function, same result
+    node = _module("sampler_fn").sample_dpmpp_2m_zero_snr
+    outs = [f(FakeKSamplerModel(zsnr_table), x, sigmas, disable=True) for f in (entry, node)]
+    assert torch.equal(outs[0], outs[1])
+
+
+# --- Load Checkpoint (v-pred / zero SNR from file) ----------------------------------------------------------
+
+def write_checkpoint(path, metadata=None, markers=()):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2), **{m: torch.tensor([]) for m in markers}}, str(path), metadata=metadata)
+    return path
+
+
+def test_loader_choice_from_file(tmp_path):
+    resolve = _module("checkpoint_choice").resolve
+    path = write_checkpoint(tmp_path / "a.safetensors", {"ss_zero_terminal_snr": "True"}, ("v_pred",))
+    kind, zero_snr, source, report = resolve(path, "from file", "from file")
+    assert (kind, zero_snr) == ("v_prediction", True)
+    assert source == {"prediction_type": "file: marker tensor 'v_pred'",
+                      "zero_terminal_snr": "file: metadata ss_zero_terminal_snr = 'True'"}
+    assert report.splitlines() == ["prediction type: v_prediction (file: marker tensor 'v_pred')",
+                                   "zero terminal SNR: on (file: metadata ss_zero_terminal_snr = 'True')"]
+
+
+def test_loader_choice_keeps_the_model_where_the_file_is_silent_and_obeys_explicit_choices(tmp_path):
+    resolve = _module("checkpoint_choice").resolve
+    path = write_checkpoint(tmp_path / "b.safetensors")
+    kind, zero_snr, source, _ = resolve(path, "from file", "from file")
+    assert (kind, zero_snr) == ("keep", False) and source["prediction_type"].startswith("not stated in the file; ")
+    kind, zero_snr, source, _ = resolve(path, "epsilon", "off")
+    assert (kind, zero_snr) == ("epsilon", False)
+    assert source["zero_terminal_snr"] == "set on the loader (zero_terminal_snr = off)"
+
+
+def test_loader_choice_refuses_a_conflict_and_a_non_safetensors_file_unless_set_explicitly(tmp_path):
+    resolve = _module("checkpoint_choice").resolve
+    path = write_checkpoint(tmp_path / "c.safetensors", {"modelspec.prediction_type": "epsilon"}, ("v_pred",))
+    with pytest.raises(ValueError, match="contradicts itself about the prediction type: metadata modelspec.predicti"
+                                         "on_type = 'epsilon', marker tensor 'v_pred'. Set prediction_type explicitly"):
+        resolve(path, "from file", "off")
+    assert resolve(path, "v_prediction", "from file")[:2] == ("v_prediction", False)  # the conflict is not asked
+    ckpt = tmp_path / "d.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04" + bytes(60))
+    with pytest.raises(ValueError, match="d.ckpt: header length .* set zero_terminal_snr explicitly"):
+        resolve(ckpt, "v_prediction", "from file")
+    assert resolve(ckpt, "v_prediction", "on")[:2] == ("v_prediction", True)  # the file is never opened
 
 
 # --- SNR Inspector -----------------------------------------------------------------------------------------------
@@ -220,6 +346,24 @@ def test_inspector_notes_a_v_model_without_zero_snr(sd_table, sd_ac):
     assert "terminal SNR: 0.004682" in text and "add Zero Terminal SNR" in text
     assert [label for label, _ in curves] == ["model", "rescaled (Algorithm 1)"]
     assert curves[1][1]["log_snr"][-1].item() == -math.inf
+
+
+def test_inspector_reports_sources_and_treats_empty_sigmas_as_a_note(zsnr_table, sd_zero_snr_ac):
+    sources = {"prediction_type": "file: marker tensor 'v_pred'", "zero_terminal_snr": "file: marker tensor 'ztsnr'"}
+    _, text = _module("inspect_text").inspect(sd_zero_snr_ac, zsnr_table, "v_prediction", torch.tensor([0.0]),
+                                              sources)
+    assert "prediction type: v_prediction (from file: marker tensor 'v_pred')" in text
+    assert "zero terminal SNR state from: file: marker tensor 'ztsnr'" in text
+    assert "note: the sigmas hold no value > 0 (1 entries), so they make no model call" in text
+    _, text = _module("inspect_text").inspect(sd_zero_snr_ac, zsnr_table, "v_prediction", torch.zeros(0))
+    assert "(0 entries)" in text and "WARNING" not in text
+
+
+def test_inspector_text_and_image_for_a_model_without_a_ddpm_schedule():
+    text = _module("inspect_text").not_discrete("SD3 (flow matching; model_sampling ModelSamplingDiscreteFlow + CONST)")
+    assert text.startswith("This model is SD3 (flow matching;") and "no terminal SNR" in text
+    img = _module("plot").message_image(text)
+    assert img.shape == (_module("plot").HEIGHT, _module("plot").WIDTH, 3) and img.min() == 0.0  # black text drawn
 
 
 def test_plot_is_an_rgb_image_with_both_curves(sd_table, sd_ac):

@@ -73,9 +73,18 @@ def test_report_command_prints_sd_before_and_after():
 
 @pytest.mark.parametrize("argv, message", [
     (["report", "--schedule", "cosine"], "invalid choice: 'cosine'"),
-    (["report", "--timesteps", "1"], "num_train_timesteps must be >= 2, got 1"),
+    (["report", "--timesteps", "1"], "argument --timesteps: must be in [2, 1000000], got 1"),
 ])
 def test_report_command_bad_options(argv, message):
     run = subprocess.run([sys.executable, "-m", "zsnr_core", *argv], capture_output=True, text=True, cwd=ROOT,
                          check=False)
     assert run.returncode == 2 and message in run.stderr
+
+
+def test_license_is_an_spdx_expression_and_the_paper_is_linked():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]  # not the whole text as License
+    assert not any(c.startswith("License ::") for c in project["classifiers"])  # PEP 639 forbids both
+    assert project["urls"]["Paper"] == "https://arxiv.org/abs/2305.08891"

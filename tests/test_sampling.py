@@ -189,7 +189,7 @@ def test_two_timesteps_at_zero_snr_are_refused():
 
 
 def test_wrong_output_shape_is_named(sd_zero_snr_ac):
-    with pytest.raises(ValueError, match=r"must return the shape of x \(2, 3, 8, 8\), got \(2, 3, 8\)"):
+    with pytest.raises(ValueError, match=r"output must have the shape of x \(2, 3, 8, 8\), got \(2, 3, 8\)"):
         z.sample_ddim(lambda x, t: x[..., 0], _noise(), sd_zero_snr_ac, [999, 500])
 
 
@@ -267,9 +267,10 @@ def test_sigma_sampler_refuses_k_diffusion_scaling_at_infinite_sigma(sd_zero_snr
     ([5.0, 1.0, -1.0], r"sigmas must be >= 0"),
     ([5.0, float("nan"), 0.0], r"sigmas contains NaN at index 1"),
 ])
-def test_sigma_sampler_bad_sigmas(sigmas, match):
+@pytest.mark.parametrize("sampler", ["sample_ddim_sigmas", "sample_dpmpp_2m_sigmas"])
+def test_sigma_samplers_refuse_bad_sigmas(sampler, sigmas, match):
     with pytest.raises(ValueError, match=match):
-        z.sample_ddim_sigmas(lambda x, s: x, _noise(), torch.tensor(sigmas))
+        getattr(z, sampler)(lambda x, s: x, _noise(), torch.tensor(sigmas))
 
 
 def test_sigma_sampler_seeds_its_noise_from_extra_args(sd_zero_snr_ac):

@@ -84,6 +84,8 @@ def test_custom_beta_range_matches_diffusers(schedule):
 
 # --- properties -----------------------------------------------------------------------------------------------
 
+ULP = 2.0 ** -52  # float64's relative spacing at 1: a last-bit difference is at most this much relative
+
 betas_strategy = st.lists(st.floats(1e-6, 0.2), min_size=2, max_size=300).map(
     lambda b: torch.tensor(b, dtype=torch.float64))
 
@@ -124,7 +126,12 @@ def test_algorithm_1_in_alpha_bar_space_is_the_same_map_without_the_round_trip(b
     assert torch.equal(direct, want)  # the affine map of √ᾱ itself, bit for bit: no trip through β
     # the β-space function is this map followed by β = 1 - ᾱ_t/ᾱ_{t-1} and back (~1e-16 absolute, see above)
     assert torch.allclose(z.alphas_cumprod(z.rescale_zero_terminal_snr(betas)), direct, rtol=0, atol=1e-12)
-    assert torch.equal(z.rescale_alphas_cumprod_zero_terminal_snr(direct), direct)  # idempotent, exactly
+    # Idempotent up to rounding: a second pass takes √ of the squares and squares again, which IEEE arithmetic
+    # returns unchanged only where the platform's sqrt is correctly rounded; a last-bit difference was seen for
+    # about 1 schedule in 1000 on one machine (ᾱ[1] ...6621 vs ...662). The endpoints are set, so they are exact.
+    again = z.rescale_alphas_cumprod_zero_terminal_snr(direct)
+    assert again[0].item() == direct[0].item() and again[-1].item() == 0.0
+    assert torch.allclose(again, direct, rtol=4 * ULP, atol=0)
 
 
 def test_algorithm_1_in_alpha_bar_space_refuses_a_rising_schedule():

@@ -43,7 +43,7 @@ def test_table_reads_the_clamp_as_exact_zero_snr(zsnr_table, sd_table, sd_zero_s
 
 
 @pytest.mark.parametrize("spacing", z.SPACINGS)
-@pytest.mark.parametrize("steps", [1, 10, 25, 30, 61])
+@pytest.mark.parametrize("steps", [2, 10, 25, 30, 61])
 def test_spaced_sigmas_sit_on_the_table_at_the_spacings_timesteps(zsnr_table, sd_zero_snr_ac, spacing, steps):
     sigmas = z.spaced_sigmas(zsnr_table, steps, spacing)
     ts = z.timesteps(steps, spacing)
@@ -53,6 +53,39 @@ def test_spaced_sigmas_sit_on_the_table_at_the_spacings_timesteps(zsnr_table, sd
     report = z.classify_sigmas(sigmas, zsnr_table)
     assert report.exact and report.timesteps == tuple(ts.tolist())
     assert report.starts_at_T == (ts[0].item() == 999)
+
+
+@pytest.mark.parametrize("spacing", ["trailing", "linspace"])
+def test_one_step_is_taken_at_t_equal_T(zsnr_table, spacing):
+    # linspace's one point is its start; Table 2's round(linspace(1, T, 1)) = 1 would call the model at t = 0 only
+    assert torch.equal(z.spaced_sigmas(zsnr_table, 1, spacing), torch.stack([zsnr_table[999], torch.tensor(0.0)]))
+    assert torch.equal(z.spaced_sigmas(zsnr_table, 1, spacing, denoise=0.6), z.spaced_sigmas(zsnr_table, 1, spacing))
+
+
+def test_one_leading_step_is_refused_saying_why(zsnr_table):
+    with pytest.raises(ValueError, match=r"steps = 1 with leading spacing makes its only model call at t = 0 "
+                                         r"\(σ = 0.0292\).*use trailing or linspace"):
+        z.spaced_sigmas(zsnr_table, 1, "leading")
+
+
+@pytest.mark.parametrize("n", [1001, 1500, 4000])
+def test_dense_sigmas_continue_past_T_on_the_tables_curve(zsnr_table, sd_zero_snr_ac, n):
+    sigmas = z.dense_sigmas(zsnr_table, n)
+    assert sigmas.shape == (n + 1,) and sigmas.dtype == torch.float32 and sigmas[-1].item() == 0.0
+    assert sigmas[0] == zsnr_table[-1] and sigmas[-2] == zsnr_table[0]  # from t = T - 1 down to t = 0 exactly
+    assert bool((sigmas[1:] <= sigmas[:-1]).all()) and torch.isfinite(sigmas).all()
+    inside = (sigmas[:-1] >= zsnr_table[0]) & (sigmas[:-1] <= zsnr_table[-1])
+    assert bool(inside.all())
+    # KSampler at steps 30, denoise 0.02 asks for int(30 / 0.02) = 1500 and keeps the last 31: the first at
+    # t = 999·29/1499 = 19.33, whose nearest training timestep is 19; then down to 0
+    if n == 1500:
+        tail = z.timestep_from_sigma(sigmas[-31:-1], sd_zero_snr_ac)
+        assert tail[0].item() == 19 and tail[-1].item() == 0 and bool((tail[1:] <= tail[:-1]).all())
+
+
+def test_dense_sigmas_are_for_counts_above_T_only(zsnr_table):
+    with pytest.raises(ValueError, match=r"n must be >= 1001.*use spaced_sigmas"):
+        z.dense_sigmas(zsnr_table, 1000)
 
 
 def test_spaced_sigmas_with_denoise_keep_the_tail_of_a_longer_schedule(zsnr_table):

@@ -77,3 +77,18 @@ def schedule_alpha_bar(values) -> torch.Tensor:
             f"{ac[i].item()}; build it with zsnr_core.alphas_cumprod(betas)"
         )
     return ac
+
+
+def check_model_output(output, x: torch.Tensor, what: str = "the model's output") -> torch.Tensor:
+    """`output` if it is a tensor of x's shape; no broadcasting, which would silently mix samples or channels."""
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(
+            f"{what} must be a tensor of the shape of x {tuple(x.shape)}, got {type(output).__name__}; "
+            "if the model returns a tuple or a dict, wrap it so that it returns the prediction tensor alone"
+        )
+    if output.shape != x.shape:
+        raise ValueError(
+            f"{what} must have the shape of x {tuple(x.shape)}, got {tuple(output.shape)}; "
+            "it is not broadcast: return one prediction per element of x"
+        )
+    return output

@@ -29,6 +29,8 @@ def rescale_cfg(cond: torch.Tensor, uncond: torch.Tensor, guidance_scale: float,
             "add a batch dim with x[None]"
         )
     w = check_float("guidance_scale", guidance_scale, -math.inf, math.inf)
+    if not math.isfinite(w):
+        raise ValueError(f"guidance_scale must be finite, got {w}; 1 is no guidance, the paper samples at 7.5")
     phi = check_float("phi", phi, 0.0, 1.0, fix="phi = 0 is plain CFG, the paper uses 0.7")
     x_cfg = uncond + w * (cond - uncond)
     if phi == 0.0:

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import check_choice, check_float, check_unit_interval
+from ._checks import check_choice, check_float, check_model_output, check_unit_interval
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
@@ -111,15 +111,38 @@ def predict_eps(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.T
 
 def _convert(model_output, x_t, alpha_bar_t, prediction_type: str, coefficients, need_eps: bool) -> torch.Tensor:
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    check_model_output(model_output, x_t)
     a, b, zero, one = _coefficients(alpha_bar_t, x_t)
     _refuse_singular(prediction_type, zero, one, need_eps)
     p, q = coefficients(a, b, prediction_type)
-    return _combine(p, x_t, q, model_output)
+    out = _combine(p, x_t, q, model_output)
+    if prediction_type == "epsilon" and not need_eps:
+        _refuse_overflow(out, model_output, x_t, a)
+    return out
+
+
+# Below this √ᾱ, ε-prediction's x̂_0 = (x_t - √(1-ᾱ)ε̂)/√ᾱ multiplies by more than 1e6 and may overflow; only then
+# is the result scanned for inf/NaN (one reduction), so ordinary calls cost nothing extra.
+_EPS_CHECK_BELOW = 1e-6
+
+
+def _refuse_overflow(out, model_output, x_t, a) -> None:
+    smallest = float(a.min()) if isinstance(a, torch.Tensor) else a
+    if smallest >= _EPS_CHECK_BELOW or bool(torch.isfinite(out).all()):
+        return
+    if not (bool(torch.isfinite(model_output).all()) and bool(torch.isfinite(x_t).all())):
+        return  # non-finite in, non-finite out: the caller's inputs, not this conversion
+    raise ValueError(
+        f"prediction_type='epsilon' at ᾱ = {smallest ** 2:.3g} divides by √ᾱ = {smallest:.3g}, and x̂0 overflows "
+        f"{out.dtype} (inf/NaN). ε-prediction is ill-conditioned as SNR → 0 (at ᾱ = 0 exactly it is undefined and "
+        "refused): use a v_prediction model there, or evaluate at timesteps whose ᾱ is not this small"
+    )
 
 
 def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """v̂ = √ᾱ·ε̂ - √(1-ᾱ)·x̂_0 from the model's output (ε-models: undefined at ᾱ = 0, refused)."""
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    check_model_output(model_output, x_t)
     if prediction_type == "v_prediction":
         return model_output
     a, b, _, _ = _coefficients(alpha_bar_t, x_t)
@@ -130,12 +153,14 @@ def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Ten
 
 def v_target(x0, noise, alpha_bar_t) -> torch.Tensor:
     """The v-prediction training target v = √ᾱ·ε - √(1-ᾱ)·x_0 (Salimans & Ho 2022); -x_0 at ᾱ = 0."""
+    check_model_output(noise, x0, "noise")
     a, b, _, _ = _coefficients(alpha_bar_t, x0)
     return a * noise - b * x0
 
 
 def add_noise(x0, noise, alpha_bar_t) -> torch.Tensor:
     """The forward process x_t = √ᾱ·x_0 + √(1-ᾱ)·ε; pure noise at ᾱ = 0."""
+    check_model_output(noise, x0, "noise")
     a, b, _, _ = _coefficients(alpha_bar_t, x0)
     return a * x0 + b * noise
 

@@ -13,7 +13,14 @@ import math
 
 import torch
 
-from ._checks import as_float64_vector, check_choice, check_finite, check_float, schedule_alpha_bar
+from ._checks import (
+    as_float64_vector,
+    check_choice,
+    check_finite,
+    check_float,
+    check_model_output,
+    schedule_alpha_bar,
+)
 from ._progress import progress
 from .parametrization import (
     PREDICTION_TYPES,
@@ -84,7 +91,9 @@ def sample_ddim(
     `model(x_t, t)` returns the raw model output for a LongTensor t of shape (B,) and is called once per entry of
     `timesteps`, in order. `x` is x_T (for a zero-SNR schedule, unit Gaussian noise). Each step goes to the next
     entry's ᾱ and the last to ᾱ = 1, so the result is the clean sample. `eta` = 1 gives DDPM-like ancestral steps
-    whose noise is drawn with `generator` (on x's device). `callback` gets {"i", "t", "x", "denoised"} after each
+    whose noise is drawn with `generator` (on x's device): one generator draws the whole batch, so a sample's noise
+    depends on the batch size; a list of B generators (one per sample) makes each sample reproducible on its own.
+    The model's output must have x's shape (it is never broadcast). `callback` gets {"i", "t", "x", "denoised"} after each
     model call, before the step. ε-prediction at a first timestep with ᾱ = 0 is refused before any model call.
     """
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
@@ -105,21 +114,49 @@ def sample_ddim(
         p, q, r, s = conversion_coefficients(ab[i], prediction_type)
         c_x0, c_eps, c_noise = ddim_coefficients(ab[i], ab[i + 1], eta)
         steps.append((c_x0 * p + c_eps * r, c_x0 * q + c_eps * s, c_noise))
+    _refuse_overflowing_steps(steps, ts, ab, prediction_type, x.dtype)
     t_in = [torch.full((x.shape[0],), t, dtype=torch.long, device=x.device) for t in ts]
     sums = []  # one float32 sum per model output, non-finite if the output is; read once, at the end
     for i in progress(len(ts), disable):
-        out = model(x, t_in[i])
-        if i == 0 and out.shape != x.shape:
-            raise ValueError(f"the model must return the shape of x {tuple(x.shape)}, got {tuple(out.shape)}")
+        out = check_model_output(model(x, t_in[i]), x)
         sums.append(out.sum(dtype=torch.float32))
         if callback is not None:
             callback({"i": i, "t": ts[i], "x": x, "denoised": predict_x0(out, x, ab[i], prediction_type)})
         A, B, C = steps[i]
         x = torch.add(A * x, out, alpha=B) if A != 0.0 else B * out
         if C > 0.0:
-            x = x + C * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = x + C * _randn_like(x, generator)
     _raise_if_nonfinite(sums, [f"t = {t}" for t in ts])
+    if not bool(torch.isfinite(x).all()):
+        raise FloatingPointError(
+            f"the sample is not finite although every model output was: a step overflowed {x.dtype} (the smallest ᾱ "
+            f"sampled is {min(ab):.3g}; with prediction_type={prediction_type!r} x̂0 divides by √ᾱ); "
+            "use a v_prediction model near SNR = 0 or sample in float64"
+        )
     return x
+
+
+def _refuse_overflowing_steps(steps, ts, ab, prediction_type: str, dtype: torch.dtype) -> None:
+    """Refuse, before any model call, a step whose coefficient is beyond the sample's dtype (ε̂ → x̂_0 divides by
+    √ᾱ, so an ε-model at ᾱ = 1e-300 needs 1e150): the sample could only come out inf or NaN."""
+    limit = torch.finfo(dtype).max if dtype.is_floating_point else math.inf
+    for i, coefficients in enumerate(steps):
+        worst = max(abs(c) for c in coefficients)
+        if worst > limit:
+            raise ValueError(
+                f"the step at timestep {ts[i]} (ᾱ = {ab[i]:.3g}) needs a coefficient of {worst:.3g}, beyond {dtype}'s "
+                f"range, so the sample would be inf/NaN: prediction_type={prediction_type!r} is ill-conditioned there "
+                "(ε-prediction divides by √ᾱ as SNR → 0); use a v_prediction model, or skip timesteps whose ᾱ is this small"
+            )
+
+
+def _randn_like(x: torch.Tensor, generator) -> torch.Tensor:
+    """Unit noise for x; a list of generators (one per sample) makes each sample's noise independent of the batch."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != x.shape[0]:
+            raise ValueError(f"generator must be one torch.Generator or a list of B = {x.shape[0]}, got {len(generator)}")
+        return torch.stack([torch.randn(x.shape[1:], generator=g, device=x.device, dtype=x.dtype) for g in generator])
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=0.0, noise_sampler=None):
@@ -131,11 +168,50 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
     An infinite sigmas[0] means SNR = 0 exactly: x̂_0·(1+σ²)^½ cannot be stored there, so x is then carried in
     variance-preserving scale, x = x_T (plain unit noise, not noise·σ), the model is called with σ = inf, and
     ε̂ = x_T. A finite σ, ZERO_SNR_ALPHA_BAR_CLAMP's too, is taken as the finite noise level it is. η = 1 adds
-    DDPM posterior noise from `noise_sampler(sigma, sigma_next)` (default: randn seeded by extra_args["seed"]).
+    DDPM posterior noise from `noise_sampler(sigma, sigma_next)` (default: randn of the whole batch seeded by
+    extra_args["seed"], so a sample's noise depends on the batch size; pass a noise_sampler for per-sample seeds).
+    The denoiser's output must have x's shape (it is never broadcast).
     `callback` gets k-diffusion's keys {"i", "x", "sigma", "sigma_hat", "denoised"}.
     """
     extra_args = {} if extra_args is None else extra_args
     eta = _check_eta(eta)
+    s = _check_sigmas(sigmas, x)
+    if eta > 0.0 and noise_sampler is None:
+        seed = extra_args.get("seed")
+        gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
+
+        def noise_sampler(sigma, sigma_next):
+            return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+
+    steps = [_ddim_sigma_step(s[i], s[i + 1], eta) for i in range(len(s) - 1)]
+    sig = _sigmas_on_device(sigmas, x)
+    sums = []
+    for i in progress(len(s) - 1, disable):
+        denoised = check_model_output(model(x, sig[i].expand(x.shape[0]), **extra_args), x, "the denoiser's output")
+        sums.append(denoised.sum(dtype=torch.float32))
+        if callback is not None:
+            callback({"i": i, "x": x, "sigma": sig[i], "sigma_hat": sig[i], "denoised": denoised})
+        A, B, C = steps[i]
+        x = denoised if A == 0.0 else torch.add(denoised if B == 1.0 else B * denoised, x, alpha=A)
+        if C > 0.0:
+            x = x + C * noise_sampler(sig[i], sig[i + 1])
+    _raise_if_nonfinite(sums, [f"sigma = {v}" for v in s[:-1]])
+    return x
+
+
+def _ddim_sigma_step(sigma: float, sigma_next: float, eta: float = 0.0) -> tuple[float, float, float]:
+    """(A, B, C) of x_next = A·x + B·x̂_0 + C·z: the DDIM step (eq. 21) in σ-space (x_σ = x_t/√ᾱ), ε̂ folded in.
+
+    A = σ_next/σ and B = 1 - σ_next/σ when η = 0 and σ is finite; at σ = inf, where x is x_T, A = σ_next, B = 1.
+    """
+    c_x0, c_eps, c_noise = ddim_coefficients(alpha_bar_from_sigma(sigma), alpha_bar_from_sigma(sigma_next), eta)
+    r, q = denoised_eps_coefficients(sigma)
+    k = c_eps / c_x0  # dividing the VP step by c_x0 = √ᾱ_next puts it in σ-space; k = σ_next when η = 0
+    return k * r, 1.0 + k * q, c_noise / c_x0
+
+
+def _check_sigmas(sigmas, x: torch.Tensor) -> list[float]:
+    """sigmas as float64 Python floats: >= 2 entries, strictly descending, >= 0 (inf first only); x finite."""
     s = as_float64_vector("sigmas", sigmas).tolist()
     if len(s) < 2:
         raise ValueError(f"sigmas needs at least 2 entries (from and to), got {len(s)}")
@@ -148,33 +224,12 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         raise ValueError(f"sigmas must be >= 0, got sigmas[-1] = {s[-1]}")
     check_finite("x", x, "with sigmas[0] = inf pass x = noise, not noise * sigmas[0]" if math.isinf(s[0])
                  else "pass finite values")
-    if eta > 0.0 and noise_sampler is None:
-        seed = extra_args.get("seed")
-        gen = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
+    return s
 
-        def noise_sampler(sigma, sigma_next):
-            return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
 
-    steps = []  # x_next = A·x + B·x̂_0 + C·z: the DDIM step in σ-space (x_σ = x_t/√ᾱ) with ε̂ folded in
-    for i in range(len(s) - 1):
-        ab, ab_next = alpha_bar_from_sigma(s[i]), alpha_bar_from_sigma(s[i + 1])
-        c_x0, c_eps, c_noise = ddim_coefficients(ab, ab_next, eta)
-        r, q = denoised_eps_coefficients(s[i])
-        k = c_eps / c_x0  # dividing the VP step by c_x0 = √ᾱ_next puts it in σ-space; k = σ_next when η = 0
-        steps.append((k * r, 1.0 + k * q, c_noise / c_x0))
+def _sigmas_on_device(sigmas, x: torch.Tensor) -> torch.Tensor:
+    """sigmas as a tensor on x's device, for the model calls (each step's coefficients are float64 Python floats)."""
     sig = torch.as_tensor(sigmas)
     if x.device.type == "mps" and sig.dtype == torch.float64:
-        sig = sig.float()  # MPS has no float64; the step coefficients above are float64 Python floats anyway
-    sig = sig.to(x.device)
-    sums = []
-    for i in progress(len(s) - 1, disable):
-        denoised = model(x, sig[i].expand(x.shape[0]), **extra_args)
-        sums.append(denoised.sum(dtype=torch.float32))
-        if callback is not None:
-            callback({"i": i, "x": x, "sigma": sig[i], "sigma_hat": sig[i], "denoised": denoised})
-        A, B, C = steps[i]
-        x = denoised if A == 0.0 else torch.add(denoised if B == 1.0 else B * denoised, x, alpha=A)
-        if C > 0.0:
-            x = x + C * noise_sampler(sig[i], sig[i + 1])
-    _raise_if_nonfinite(sums, [f"sigma = {v}" for v in s[:-1]])
-    return x
+        sig = sig.float()  # MPS has no float64
+    return sig.to(x.device)

@@ -55,8 +55,31 @@ def spaced_sigmas(sigma_table, steps: int, spacing: str = "trailing", denoise: f
             f"steps/denoise = {steps}/{denoise} = {total} steps exceeds the model's {T} training timesteps; "
             f"use at most {int(T * denoise)} steps at this denoise, or raise denoise"
         )
-    ts = timesteps(total, spacing, T)[-steps:]
+    if total == 1 and spacing == "leading":
+        raise ValueError(
+            f"steps = 1 with leading spacing makes its only model call at t = 0 (σ = {table[0].item():.3g}), which "
+            "returns the starting noise almost unchanged; use trailing or linspace, whose single step is at t = T"
+        )
+    # linspace's single point is its start, t = T (round(linspace(1, T, 1)) = 1 would call the model at t = 0 only)
+    ts = timesteps(total, "trailing" if total == 1 else spacing, T)[-steps:]
     return torch.cat([table[ts], table.new_zeros(1)])
+
+
+def dense_sigmas(sigma_table, n: int) -> torch.Tensor:
+    """n sigmas and a final 0 for more steps than the table has timesteps (n > T), as a KSampler asks for at low
+    denoise (steps/denoise): σ at n evenly spaced continuous t from T - 1 down to 0, log-linear between the table's
+    entries (ComfyUI's model_sampling.sigma rule). All three spacings become t = T - 1, ..., 0 at S = T; beyond it
+    they are finer than one timestep, and the model is still called at its nearest training timestep."""
+    table = torch.as_tensor(sigma_table)
+    alphas_cumprod_from_sigma_table(table)  # validates
+    T = table.shape[0]
+    n = check_int("n", n, T + 1, fix=f"up to {T} steps, use spaced_sigmas")
+    t = torch.linspace(T - 1, 0, n, dtype=torch.float64)  # (n,)
+    low = t.floor().long()
+    high = t.ceil().long()
+    log_table = table.double().log()
+    log_sigma = torch.lerp(log_table[low], log_table[high], t - low)
+    return torch.cat([log_sigma.exp().to(table.dtype), table.new_zeros(1)])
 
 
 @dataclass(frozen=True)

@@ -58,18 +58,25 @@ def make_shapes(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> Toy
     return ToyData(images.clamp(-1, 1).float(), labels)
 
 
-def label_by_brightness(data: ToyData, edges: tuple[float, float] = (-0.3, 0.3)) -> ToyData:
+BRIGHTNESS_EDGES = (-0.3, 0.3)
+
+
+def brightness_bucket(images: torch.Tensor, edges: tuple[float, float] = BRIGHTNESS_EDGES) -> torch.Tensor:
+    """(N,) int64 bucket of each image's mean brightness: 0 dark (< edges[0]), 1 mid, 2 bright (>= edges[1])."""
+    lo, hi = (float(e) for e in edges)
+    if not -1.0 <= lo < hi <= 1.0:
+        raise ValueError(f"edges must satisfy -1 <= edges[0] < edges[1] <= 1, got {edges}; the default is (-0.3, 0.3)")
+    lum = images.flatten(1).mean(1)  # (N,)
+    return (lum >= lo).long() + (lum >= hi).long()
+
+
+def label_by_brightness(data: ToyData, edges: tuple[float, float] = BRIGHTNESS_EDGES) -> ToyData:
     """The same images labelled by mean brightness: 0 dark (< edges[0]), 1 mid, 2 bright (>= edges[1]).
 
     The shape class carries no brightness, so guidance on it cannot over-expose; a brightness label does, which is
     where Lin et al. (2024) see over-exposure at high guidance (Algorithm 2).
     """
-    lo, hi = (float(e) for e in edges)
-    if not -1.0 <= lo < hi <= 1.0:
-        raise ValueError(f"edges must satisfy -1 <= edges[0] < edges[1] <= 1, got {edges}; the default is (-0.3, 0.3)")
-    lum = data.images.flatten(1).mean(1)  # (N,)
-    labels = (lum >= lo).long() + (lum >= hi).long()
-    return ToyData(data.images, labels, len(BRIGHTNESS_CLASSES))
+    return ToyData(data.images, brightness_bucket(data.images, edges), len(BRIGHTNESS_CLASSES))
 
 
 def image_grid(images: torch.Tensor, cols: int | None = None, pad: int = 1):

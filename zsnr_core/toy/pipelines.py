@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_float, check_int
+from .._checks import check_choice, check_float, check_int
 from ..guidance import rescale_cfg
 from ..sampling import sample_ddim
 from ..schedules import alphas_cumprod, make_betas, rescale_alphas_cumprod_zero_terminal_snr
 from ..spacing import timesteps
+from .data import BRIGHTNESS_CLASSES
+
+BRIGHTNESS_NULL = len(BRIGHTNESS_CLASSES)  # the brightness condition's null value (TinyUNet's num_brightness)
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,19 @@ def schedule(zero_snr: bool, num_train_timesteps: int = 1000) -> torch.Tensor:
     return rescale_alphas_cumprod_zero_terminal_snr(ac) if zero_snr else ac
 
 
-def guided(model, labels: torch.Tensor, guidance_scale: float, phi: float, null_label: int):
-    """model(x_t, t) with classifier-free guidance: one batched call for the conditional and the null label."""
+def guided(model, labels: torch.Tensor, guidance_scale: float, phi: float, null_label: int,
+           brightness: torch.Tensor | None = None):
+    """model(x_t, t) with classifier-free guidance: one batched call for the conditional and the null label.
+
+    With `brightness` (B,) buckets the condition is (shape, brightness) and the unconditional branch drops both."""
+    extra = () if brightness is None else (brightness,)
     if guidance_scale == 1.0:
-        return lambda x, t: model(x, t, labels)
+        return lambda x, t: model(x, t, labels, *extra)
     null = torch.full_like(labels, null_label)
+    extra2 = () if brightness is None else (torch.cat([brightness, torch.full_like(brightness, BRIGHTNESS_NULL)]),)
 
     def cfg(x, t):
-        cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null])).chunk(2)
+        cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null]), *extra2).chunk(2)
         return rescale_cfg(cond, uncond, guidance_scale, phi)
 
     return cfg
@@ -74,11 +82,13 @@ def initial_noise(n: int, shape: tuple[int, ...], seed: int, device="cpu") -> to
 
 def sample(model, pipeline: Pipeline, n: int, steps: int = 25, guidance_scale: float = 1.0, phi: float | None = None,
            seed: int = 0, eta: float = 0.0, num_classes: int = 4, shape=(3, 32, 32), device="cpu",
-           disable: bool | None = True) -> torch.Tensor:
+           disable: bool | None = True, brightness: int | str | None = None, callback=None) -> torch.Tensor:
     """`n` samples (N, C, H, W) from `model(x_t, t, labels)` along `pipeline`, classes in turn, seeded by `seed`.
 
     `phi` overrides the pipeline's rescale; guidance 1 is the conditional model alone. ε-prediction on the zero-SNR
-    schedule raises the library's ValueError before any model call, as it should.
+    schedule raises the library's ValueError before any model call, as it should. `brightness` (a bucket of
+    `data.BRIGHTNESS_CLASSES`, by index or name) also asks every sample for that brightness; it needs a model
+    trained with the brightness condition (the shipped ones are). `callback` goes to `sample_ddim`.
     """
     n = check_int("n", n, 1)
     guidance_scale = check_float("guidance_scale", guidance_scale, 0.0, 100.0, fix="1 is no guidance; 7.5 is SD's")
@@ -86,8 +96,16 @@ def sample(model, pipeline: Pipeline, n: int, steps: int = 25, guidance_scale: f
     ac = schedule(pipeline.zero_snr)
     ts = timesteps(steps, pipeline.spacing, len(ac), pipeline.steps_offset)
     labels = (torch.arange(n) % num_classes).to(device)
+    bright = None
+    if brightness is not None:
+        if isinstance(brightness, str):
+            bucket = check_choice("brightness", brightness, BRIGHTNESS_CLASSES)
+            brightness = BRIGHTNESS_CLASSES.index(bucket)
+        brightness = check_int("brightness", brightness, 0, len(BRIGHTNESS_CLASSES) - 1,
+                               fix=f"the buckets are {', '.join(f'{i} {b}' for i, b in enumerate(BRIGHTNESS_CLASSES))}")
+        bright = torch.full((n,), brightness, dtype=torch.long, device=device)
     x = initial_noise(n, shape, seed, device)
     gen = torch.Generator(device=device).manual_seed(seed + 1) if eta > 0 else None
     with torch.no_grad():
-        return sample_ddim(guided(model, labels, guidance_scale, phi, num_classes), x, ac, ts,
-                           pipeline.prediction_type, eta=eta, generator=gen, disable=disable)
+        return sample_ddim(guided(model, labels, guidance_scale, phi, num_classes, bright), x, ac, ts,
+                           pipeline.prediction_type, eta=eta, generator=gen, disable=disable, callback=callback)

@@ -13,17 +13,14 @@ from pathlib import Path
 
 import torch
 
+from ..safetensors_header import SafetensorsError, read_header
+
 _DTYPES = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
     "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
     "BOOL": torch.bool,
 }
 _NAMES = {v: k for k, v in _DTYPES.items()}
-_MAX_HEADER = 100_000_000
-
-
-class SafetensorsError(ValueError):
-    """The file is missing, truncated or not a safetensors file."""
 
 
 def save_file(tensors: dict[str, torch.Tensor], path, metadata: dict[str, str] | None = None) -> None:
@@ -51,20 +48,8 @@ def save_file(tensors: dict[str, torch.Tensor], path, metadata: dict[str, str] |
 def load_file(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(tensors, metadata) from `path`; SafetensorsError names what is wrong with a damaged file."""
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        raise SafetensorsError(f"{path} does not exist") from None
-    if len(blob) < 8:
-        raise SafetensorsError(f"{path} is {len(blob)} bytes long, too short for a safetensors header")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > min(_MAX_HEADER, len(blob) - 8):
-        raise SafetensorsError(f"{path}: header length {n} exceeds the file size {len(blob)}; the file is damaged")
-    try:
-        header = json.loads(blob[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SafetensorsError(f"{path}: the header is not valid JSON ({err}); the file is damaged") from None
-    data = memoryview(blob)[8 + n:]
+    header, start_of_data = read_header(path)
+    data = memoryview(path.read_bytes())[start_of_data:]
     metadata = header.pop("__metadata__", {}) or {}
     tensors = {}
     for name, info in header.items():

@@ -1,5 +1,9 @@
 """Training the toy UNets: ε- or v-loss on any schedule, EMA, label dropout, resumable safetensors checkpoints.
 
+With `brightness_condition` the model also gets each image's brightness bucket (`data.brightness_bucket`), dropped
+independently of the shape label (`brightness_dropout`), so one model serves p(x | shape), p(x | shape, brightness)
+and p(x): sampling by shape alone stays what it was, and guidance towards "dark" or "bright" becomes possible.
+
 Every random draw of step k (its fresh batch of shapes, timesteps, noise and dropped labels) comes from seeds made of
 (config.seed, k), so a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
 """
@@ -17,7 +21,7 @@ from .._checks import check_choice, check_float, check_int
 from .._progress import progress
 from ..losses import diffusion_loss
 from ..parametrization import PREDICTION_TYPES, add_noise
-from .data import make_shapes
+from .data import BRIGHTNESS_CLASSES, brightness_bucket, make_shapes
 from .pipelines import schedule
 from .safetensors_io import load_file, save_file
 from .unet import TinyUNet
@@ -37,6 +41,9 @@ class TrainConfig:
     size: int = 32
     widths: tuple[int, ...] = (32, 64, 64)
     seed: int = 0
+    brightness_condition: bool = False
+    brightness_dropout: float = 0.5
+    min_snr_gamma: float | None = None  # None: λ_t = 1 (the paper's); else Min-SNR-γ weights (losses.loss_weight)
 
     def __post_init__(self):
         check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
@@ -45,6 +52,13 @@ class TrainConfig:
         check_float("lr", self.lr, 0.0, 1.0)
         check_float("ema_decay", self.ema_decay, 0.0, 1.0)
         check_float("label_dropout", self.label_dropout, 0.0, 1.0)
+        check_float("brightness_dropout", self.brightness_dropout, 0.0, 1.0)
+        if not (isinstance(self.widths, tuple) and self.widths
+                and all(isinstance(w, int) and w > 0 and w % 8 == 0 for w in self.widths)):
+            raise ValueError(f"widths must be a tuple of positive multiples of 8 (GroupNorm uses 8 groups), got "
+                             f"{self.widths!r}; the default is (32, 64, 64)")
+        if self.min_snr_gamma is not None and check_float("min_snr_gamma", self.min_snr_gamma, 0.0) == 0.0:
+            raise ValueError("min_snr_gamma must be > 0 or None (λ_t = 1), got 0; the shipped models use 5")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -58,9 +72,15 @@ class TrainConfig:
         return cls(**raw)
 
 
+def unet_for(config: TrainConfig, num_classes: int = 4) -> TinyUNet:
+    """The (untrained) network that `config` describes."""
+    return TinyUNet(3, config.widths, num_classes,
+                    num_brightness=len(BRIGHTNESS_CLASSES) if config.brightness_condition else 0)
+
+
 def build_model(config: TrainConfig, num_classes: int = 4) -> TinyUNet:
     torch.manual_seed(config.seed)
-    return TinyUNet(3, config.widths, num_classes)
+    return unet_for(config, num_classes)
 
 
 def _lr(config: TrainConfig, step: int) -> float:
@@ -79,7 +99,11 @@ def _batch(config: TrainConfig, step: int, alphas_cumprod: torch.Tensor, num_cla
     noise = torch.randn(data.images.shape, generator=g)
     drop = torch.rand(config.batch_size, generator=g) < config.label_dropout
     labels = torch.where(drop, num_classes, data.labels)
-    return data.images.to(device), noise.to(device), t.to(device), labels.to(device), alphas_cumprod[t]
+    bright = None
+    if config.brightness_condition:  # drawn after the draws above, so those stay what they were without it
+        drop_b = torch.rand(config.batch_size, generator=g) < config.brightness_dropout
+        bright = torch.where(drop_b, len(BRIGHTNESS_CLASSES), brightness_bucket(data.images)).to(device)
+    return data.images.to(device), noise.to(device), t.to(device), labels.to(device), bright, alphas_cumprod[t]
 
 
 def _save_checkpoint(path: Path, model, ema, optimizer, config: TrainConfig, step: int, history: list, wall: float):
@@ -132,7 +156,8 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
     ema = build_model(config, num_classes).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    fused = torch.device(device).type == "cuda"  # one kernel per step instead of one per tensor
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0, fused=fused or None)
     start, history, wall = 0, [], 0.0
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
@@ -148,9 +173,9 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
         step = start + i
         for group in optimizer.param_groups:
             group["lr"] = _lr(config, step)
-        x0, noise, t, labels, ab = _batch(config, step, ac, num_classes, device)
-        out = model(add_noise(x0, noise, ab), t, labels)
-        loss = diffusion_loss(out, x0, noise, ab, config.prediction_type)
+        x0, noise, t, labels, bright, ab = _batch(config, step, ac, num_classes, device)
+        out = model(add_noise(x0, noise, ab), t, labels, bright)
+        loss = diffusion_loss(out, x0, noise, ab, config.prediction_type, config.min_snr_gamma)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"[{config.name}] loss became {loss.item()} at step {step}; lower lr ({config.lr})")
         optimizer.zero_grad(set_to_none=True)
@@ -159,8 +184,7 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
         optimizer.step()
         decay = min(config.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
         window.append(loss.item())
         done = step + 1
         if done % log_every == 0 or done == config.steps:

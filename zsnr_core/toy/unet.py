@@ -3,6 +3,9 @@
 Three resolutions (32 → 16 → 8 for 32 × 32 inputs), one residual block per level on each side plus two in the
 middle, GroupNorm + SiLU, no attention: about 0.4M parameters at the default widths. It predicts whatever it is
 trained on (ε, v or x_0); the prediction type is a property of the checkpoint, not of the network.
+
+An optional second condition, the brightness bucket (`num_brightness` > 0: dark / mid / bright), has its own
+embedding with its own null value, added to the time and class embeddings; either condition can be left out.
 """
 from __future__ import annotations
 
@@ -37,15 +40,18 @@ class ResBlock(nn.Module):
 
 
 class TinyUNet(nn.Module):
-    """model(x_t, t, labels) → output of x_t's shape; labels == num_classes is the null (unconditional) class."""
+    """model(x_t, t, labels, brightness) → output of x_t's shape; labels == num_classes is the null (unconditional)
+    class, brightness == num_brightness the null bucket; None means null for either."""
 
     def __init__(self, channels: int = 3, widths: tuple[int, ...] = (32, 64, 64), num_classes: int = 4,
-                 emb_dim: int = 128):
+                 emb_dim: int = 128, num_brightness: int = 0):
         super().__init__()
-        self.config = {"channels": channels, "widths": list(widths), "num_classes": num_classes, "emb_dim": emb_dim}
-        self.num_classes = num_classes
+        self.config = {"channels": channels, "widths": list(widths), "num_classes": num_classes, "emb_dim": emb_dim,
+                       "num_brightness": num_brightness}
+        self.num_classes, self.num_brightness = num_classes, num_brightness
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.label_emb = nn.Embedding(num_classes + 1, emb_dim)
+        self.brightness_emb = nn.Embedding(num_brightness + 1, emb_dim) if num_brightness else None
         self.stem = nn.Conv2d(channels, widths[0], 3, padding=1)
         self.down_blocks, self.downsamples = nn.ModuleList(), nn.ModuleList()
         c = widths[0]
@@ -63,10 +69,18 @@ class TinyUNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None,
+                brightness: torch.Tensor | None = None) -> torch.Tensor:
         if labels is None:
             labels = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)
         emb = self.time_mlp(timestep_embedding(t, self.label_emb.embedding_dim)) + self.label_emb(labels)  # (B, E)
+        if self.brightness_emb is not None:
+            if brightness is None:
+                brightness = torch.full((x.shape[0],), self.num_brightness, dtype=torch.long, device=x.device)
+            emb = emb + self.brightness_emb(brightness)
+        elif brightness is not None:
+            raise ValueError("this model has no brightness condition (trained with brightness_condition=False); "
+                             "pass brightness=None")
         h = self.stem(x)
         skips = []
         for i, block in enumerate(self.down_blocks):

@@ -15,20 +15,37 @@ from pathlib import Path
 
 import torch
 
+from .classifier import (
+    HELD_OUT_SEED,
+    HELD_OUT_SIZE,
+    ClassifierConfig,
+    ShapeClassifier,
+    accuracy,
+    held_out_data,
+    load_classifier,
+    predict,
+    save_classifier,
+    train_classifier,
+)
 from .data import make_shapes
-from .metrics import frechet_distance8, sample_metrics
-from .pipelines import PIPELINES, sample
+from .experiments import shape_scores
+from .metrics import class_accuracy, frechet_distance, frechet_distance8, inception_score
 from .safetensors_io import SafetensorsError, load_file
-from .train import TrainConfig, export_weights, train
+from .train import TrainConfig, export_weights, train, unet_for
 from .unet import TinyUNet
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 RETRAIN_COMMAND = "python -m zsnr_core train --out {out}"
 REFERENCE_SEED, REFERENCE_SIZE = 0, 4096  # the data set that metrics compare against and the ideal denoiser uses
 
+# The shared recipe of both shipped models (apart from the paper's fixes): 6000 steps of 128 fresh images, Min-SNR-5
+# loss weights, the optional brightness condition. Chosen by benchmarks/train_search.py among the candidates that
+# manifest.json's "search" records: with λ_t = 1 the v-model drew shapes worse than the ε-model (0.90 vs 0.99 class
+# accuracy at w = 3); with Min-SNR-5, which gives both models the same x̂₀ weight min(SNR, 5), it drew them better.
+RECIPE = {"steps": 6000, "batch_size": 128, "min_snr_gamma": 5.0, "brightness_condition": True}
 MODELS = {
-    "flawed": TrainConfig("flawed", zero_snr=False, prediction_type="epsilon"),
-    "fixed": TrainConfig("fixed", zero_snr=True, prediction_type="v_prediction"),
+    "flawed": TrainConfig("flawed", zero_snr=False, prediction_type="epsilon", **RECIPE),
+    "fixed": TrainConfig("fixed", zero_snr=True, prediction_type="v_prediction", **RECIPE),
 }
 OWN_PIPELINE = {"flawed": "sd", "fixed": "zsnr_v_trailing"}  # how a model is sampled when it is evaluated alone
 
@@ -43,47 +60,135 @@ def fd8_floor(n: int, reference=None) -> float:
     return frechet_distance8(make_shapes(n, seed=REFERENCE_SEED + 1).images, reference.images)
 
 
-def load_model(path: str | Path, device="cpu") -> tuple[TinyUNet, TrainConfig]:
-    """A shipped or retrained toy model, from safetensors only; errors name the command that rebuilds it."""
+CLASSIFIER_FILE = "classifier.safetensors"
+
+
+def shipped_classifier(directory: str | Path = WEIGHTS_DIR, device="cpu", verify: bool = True) -> ShapeClassifier:
+    """The classifier behind class accuracy, IS and toy-FID (`python -m zsnr_core train-classifier`), checked
+    against its manifest's sha256 unless verify=False."""
+    path = Path(directory) / CLASSIFIER_FILE
+    if verify and path.is_file():
+        verify_weights(path)
+    return load_classifier(path, device)[0]
+
+
+def reference_features(classifier: ShapeClassifier, reference=None) -> torch.Tensor:
+    """The classifier's features of the reference set, the other side of every toy-FID."""
+    reference = reference_data() if reference is None else reference
+    return predict(classifier, reference.images)[1]
+
+
+def fid_floor(n: int, classifier: ShapeClassifier, reference=None, features=None) -> float:
+    """Toy-FID of `n` fresh data images (seed 1) against the reference set: a perfect sampler's score at that size."""
+    features = reference_features(classifier, reference) if features is None else features
+    return frechet_distance(predict(classifier, make_shapes(n, seed=REFERENCE_SEED + 1).images)[1], features)
+
+
+def load_model(path: str | Path, device="cpu", verify: bool = True) -> tuple[TinyUNet, TrainConfig]:
+    """A shipped or retrained toy model, from safetensors only; errors name the command that rebuilds it.
+
+    With verify=True (the default) the file must match the sha256 that manifest.json beside it records for it
+    (`train_models` writes both); verify=False loads a file that has no manifest or was changed on purpose.
+    """
     path = Path(path)
-    fix = f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}` (minutes on a CPU)"
+    fix = f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}` (minutes on a GPU; hours on a CPU)"
+    if not path.is_file():
+        what = "is a folder, not a weights file" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot load the toy model {path}: it {what}; {fix}")
+    if verify:
+        verify_weights(path)
     try:
         tensors, meta = load_file(path)
         if meta.get("format") != "zsnr-toy-unet/1":
             raise SafetensorsError(f"{path} is not a zsnr toy model (format {meta.get('format')!r})")
         config = TrainConfig.from_json(meta["config"])
-        model = TinyUNet(3, config.widths, 4)
+        model = unet_for(config)
         model.load_state_dict(tensors)
     except (SafetensorsError, KeyError, RuntimeError, TypeError, ValueError) as err:
         raise FileNotFoundError(f"cannot load the toy model {path}: {err}; {fix}") from None
     return model.to(device).eval(), config
 
 
-def load_models(directory: str | Path = WEIGHTS_DIR, device="cpu") -> dict[str, TinyUNet]:
-    return {name: load_model(Path(directory) / f"{name}.safetensors", device)[0] for name in MODELS}
+def verify_weights(path: str | Path) -> None:
+    """Raise ValueError unless `path` has the sha256 that manifest.json in its folder records for its file name.
+
+    Hashing a 3 MB file takes milliseconds; a damaged or swapped file is caught here, naming the file and the
+    rebuild command, instead of surfacing as NaN samples later.
+    """
+    path = Path(path)
+    manifest = path.parent / "manifest.json"
+    fix = (f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}`, or load it unchecked "
+           "(verify=False; --no-verify on the command line) if you changed it on purpose")
+    try:
+        entries = json.loads(manifest.read_text())["models"].values()
+    except FileNotFoundError:
+        raise ValueError(f"cannot check {path}: there is no manifest.json beside it; {fix}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"cannot check {path}: {manifest} is not a readable manifest ({err}); {fix}") from None
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("file") == path.name), None)
+    if entry is None or "sha256" not in entry:
+        raise ValueError(f"cannot check {path}: {manifest} records no sha256 for {path.name}; {fix}")
+    digest = _sha256(path)
+    if digest != entry["sha256"]:
+        raise ValueError(f"{path} is damaged or replaced: its sha256 is {digest[:16]}…, {manifest.name} records "
+                         f"{entry['sha256'][:16]}…; {fix}")
 
 
-def evaluate(model, name: str, n: int = 256, steps: int = 25, device="cpu", reference=None) -> dict:
-    """Metrics of `model` sampled along its own pipeline (no guidance) against the reference data."""
+def load_models(directory: str | Path = WEIGHTS_DIR, device="cpu", verify: bool = True) -> dict[str, TinyUNet]:
+    return {name: load_model(Path(directory) / f"{name}.safetensors", device, verify)[0] for name in MODELS}
+
+
+def evaluate(model, name: str, n: int = 256, steps: int = 25, device="cpu", reference=None, classifier=None,
+             guidance_scale: float = 1.0) -> dict:
+    """Metrics of `model` sampled along its own pipeline against the reference data (with `classifier`: class
+    accuracy, IS and toy-FID too)."""
     reference = reference_data() if reference is None else reference
-    samples = sample(model, PIPELINES[OWN_PIPELINE[name]], n, steps, device=device).cpu()
-    return sample_metrics(samples, reference.images).as_dict()
+    features = reference_features(classifier, reference) if classifier is not None else None
+    return shape_scores(model, OWN_PIPELINE[name], n, steps, guidance_scale, reference, device=device,
+                        classifier=classifier, features=features)
+
+
+def _rounded(metrics: dict) -> dict:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+
+
+def _classifier_for(out: Path, device):
+    """The classifier in `out` if there is one, else the shipped one, else None (metrics without it)."""
+    for directory in (out, WEIGHTS_DIR):
+        if (directory / CLASSIFIER_FILE).exists():
+            return shipped_classifier(directory, device)
+    return None
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _device_name(device) -> str:
+    if str(device) == "cpu":
+        return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"{device} ({torch.cuda.get_device_name(device)})" if torch.device(device).type == "cuda" else str(device)
+
+
+def _manifest(out: Path) -> tuple[Path, dict]:
+    path = out / "manifest.json"
+    return path, (json.loads(path.read_text()) if path.exists() else {"models": {}})
+
+
 def train_models(names, out: str | Path, steps: int | None = None, device="cpu", disable=None, log=print,
-                 eval_every: int = 250, command: str | None = None, final_samples: int = 256) -> dict:
-    """Train `names` into `out` (resuming from out/checkpoints/), export the EMA weights, update out/manifest.json."""
+                 eval_every: int = 250, command: str | None = None, final_samples: int = 256,
+                 overrides: dict | None = None) -> dict:
+    """Train `names` into `out` (resuming from out/checkpoints/), export the EMA weights, update out/manifest.json.
+
+    `overrides` replaces fields of the shipped configs (the same for every model: the recipe stays shared). With a
+    classifier in `out` or the shipped one, the final metrics include class accuracy, IS and toy-FID at w = 1, 3."""
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
+    manifest_path, manifest = _manifest(out)
     reference = reference_data()
     for name in names:
-        config = MODELS[name] if steps is None else replace(MODELS[name], steps=steps)
+        config = replace(MODELS[name], **(overrides or {}))
+        config = config if steps is None else replace(config, steps=steps)
 
         def quick(model, name=name):
             m = evaluate(model, name, n=64, steps=10, device=device, reference=reference)
@@ -96,7 +201,11 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
         path = out / f"{name}.safetensors"
         export_weights(result, path)
         t0 = time.perf_counter()
-        final = evaluate(result.model, name, n=final_samples, device=device, reference=reference)
+        classifier = _classifier_for(out, device)  # looked up now: a search may put one beside the models meanwhile
+        final = evaluate(result.model, name, n=final_samples, device=device, reference=reference,
+                         classifier=classifier)
+        guided3 = evaluate(result.model, name, n=final_samples, device=device, reference=reference,
+                           classifier=classifier, guidance_scale=3.0)
         manifest["models"][name] = {
             "file": path.name,
             "sha256": _sha256(path),
@@ -104,13 +213,46 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
             "config": json.loads(config.to_json()),
             "final_loss": result.history[-1][1],
             "wall_time_s": round(result.wall_time_s, 1),
-            "device": str(device) if str(device) != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "
-                                                                  f"{torch.get_num_threads()} threads)",
+            "device": _device_name(device),
             "torch": torch.__version__,
             "final_metrics": {"pipeline": OWN_PIPELINE[name], "samples": final_samples, "steps": 25, "guidance": 1.0,
-                              **{k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()}},
+                              **_rounded(final)},
+            "final_metrics_w3": {"pipeline": OWN_PIPELINE[name], "samples": final_samples, "steps": 25,
+                                 "guidance": 3.0, "phi": 0.0, **_rounded(guided3)},
             "eval_time_s": round(time.perf_counter() - t0, 1),
         }
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
         log(f"[{name}] wrote {path} ({result.wall_time_s:.0f} s); final W1 {final['w1']:.3f}")
+    return manifest
+
+
+def train_classifier_model(out: str | Path, config: ClassifierConfig | None = None, device="cpu",
+                           disable=None, log=print, command: str | None = None) -> dict:
+    """Train the shape classifier into out/classifier.safetensors and record it in out/manifest.json, with its
+    held-out accuracy and the reference data's own scores (the ceiling of every sampler's)."""
+    out, config = Path(out), config or ClassifierConfig()
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"[classifier] training {config.steps} steps on {device}")
+    model, seconds, _ = train_classifier(config, device, disable)
+    path = out / CLASSIFIER_FILE
+    save_classifier(model, config, path)
+    reference, held_out = reference_data(), held_out_data()
+    probs, _ = predict(model, reference.images)
+    manifest_path, manifest = _manifest(out)
+    manifest["models"]["classifier"] = {
+        "file": path.name,
+        "sha256": _sha256(path),
+        "command": command or " ".join(["python -m zsnr_core", *sys.argv[1:]]),
+        "config": json.loads(config.to_json()),
+        "held_out_accuracy": round(accuracy(model, held_out), 4),
+        "held_out": f"make_shapes({HELD_OUT_SIZE}, seed={HELD_OUT_SEED})",
+        "reference_accuracy": round(class_accuracy(probs, reference.labels), 4),
+        "reference_inception": round(inception_score(probs), 4),
+        "wall_time_s": round(seconds, 1),
+        "device": _device_name(device),
+        "torch": torch.__version__,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    log(f"[classifier] wrote {path} ({seconds:.0f} s); held-out accuracy "
+        f"{manifest['models']['classifier']['held_out_accuracy']:.4f}")
     return manifest
