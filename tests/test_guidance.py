@@ -34,7 +34,7 @@ def test_matches_diffusers(shape, w, phi):
 @settings(max_examples=100, deadline=None)
 @given(w=st.floats(-5, 20), phi=st.floats(0, 1), seed=st.integers(0, 2**31), ndim=st.integers(2, 5))
 def test_std_identity(w, phi, seed, ndim):
-    """PAPER.md's oracle: std(x_final) = φ·std(x_pos) + (1-φ)·std(x_cfg), per sample."""
+    """Algorithm 2's closed form: std(x_final) = φ·std(x_pos) + (1-φ)·std(x_cfg), per sample."""
     cond, uncond = _pair((3,) + (4,) * (ndim - 1), seed, torch.float64)
     out = z.rescale_cfg(cond, uncond, w, phi)
     x_cfg = uncond + w * (cond - uncond)

@@ -15,7 +15,7 @@ def _batch(seed, shape=(4, 3, 6, 6)):
 @settings(max_examples=200, deadline=None)
 @given(ab=st.floats(0.0, 0.9999), seed=st.integers(0, 2**31))
 def test_v_loss_is_one_plus_snr_times_the_x0_loss(ab, seed):
-    """For a fixed x_t, ‖v - v̂‖² = (1 + SNR)·‖x0 - x̂0‖² and ‖ε - ε̂‖² = SNR·‖x0 - x̂0‖² (PAPER.md, Fix 2)."""
+    """For a fixed x_t, ‖v - v̂‖² = (1 + SNR)·‖x0 - x̂0‖² and ‖ε - ε̂‖² = SNR·‖x0 - x̂0‖² (arXiv 2305.08891, section 3.2)."""
     x0, noise, x0_hat = _batch(seed)
     x_t = z.add_noise(x0, noise, ab)
     # the ε̂ and v̂ consistent with x̂0 at x_t, from equation (19) solved for v̂ (well conditioned at ᾱ → 0)

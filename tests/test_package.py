@@ -88,3 +88,13 @@ def test_license_is_an_spdx_expression_and_the_paper_is_linked():
     assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]  # not the whole text as License
     assert not any(c.startswith("License ::") for c in project["classifiers"])  # PEP 639 forbids both
     assert project["urls"]["Paper"] == "https://arxiv.org/abs/2305.08891"
+
+
+def test_the_repository_stands_alone_and_cites_the_paper_itself():
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT, check=False).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    outside = "PAPER" + ".md"  # a notes file that is not part of this repository
+    citing = [f for f in tracked if f.endswith((".py", ".md", ".ipynb", ".toml", ".json"))
+              and outside in (ROOT / f).read_text(errors="replace")]
+    assert citing == ["tests/test_notebooks.py"]  # the check that notebooks do not cite it names it

@@ -109,7 +109,7 @@ def test_sigma_end_points_are_exact():
 
 
 def test_the_one_clamp_constant():
-    """ComfyUI's zero-SNR stand-in, σ = 4518.76 (PAPER.md); applied to exact zeros only."""
+    """ComfyUI's zero-SNR stand-in, σ = 4518.76 (ᾱ = 4.8973451890853435e-8, ComfyUI's and A1111's value); applied to exact zeros only."""
     clamped = z.sigma_from_alpha_bar(0.0, clamp=True)
     assert abs(clamped - 4518.76) < 0.005 and math.sqrt(z.ZERO_SNR_ALPHA_BAR_CLAMP) < 2.3e-4
     cosine_last = z.alphas_cumprod(z.make_betas("squaredcos_cap_v2"))[-1].item()  # 2.4e-9 < the clamp's ᾱ

@@ -62,7 +62,7 @@ def test_steps_land_exactly_on_the_next_given_timestep(sd_zero_snr_ac, spacing, 
 
 
 def test_diffusers_ddim_steps_to_t_minus_T_over_S_for_linspace(sd_zero_snr_ac):
-    """The peer bug PAPER.md names, shown with the same exact model: after 999 diffusers' sample sits at
+    """The peer bug of diffusers' DDIMScheduler (issues #11347, #12633), shown with the same exact model: after 999 diffusers' sample sits at
     ᾱ_899 while its next model call is at t = 888; ours sits at ᾱ_888."""
     from diffusers import DDIMScheduler
 

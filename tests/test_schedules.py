@@ -1,4 +1,5 @@
-"""Betas, ᾱ, SNR and Algorithm 1: against PAPER.md's numbers, diffusers, and properties."""
+"""Betas, ᾱ, SNR and Algorithm 1: against the paper's numbers (Table 1 of arXiv 2305.08891, recomputed in
+float64), diffusers, and properties."""
 import math
 
 import pytest
@@ -8,15 +9,15 @@ from hypothesis import strategies as st
 
 import zsnr_core as z
 
-# Table 1 as PAPER.md quotes it (recomputed there in float64). Tolerance: one unit in the last quoted digit,
-# because PAPER.md truncates two of the values (cosine √ᾱ_999 = 4.928252e-5 is quoted 4.9282e-5).
+# Table 1 of the paper, recomputed in float64 and quoted to the digits below. Tolerance: one unit in the last quoted digit,
+# because two of the quoted values are truncated (cosine √ᾱ_999 = 4.928252e-5 is quoted 4.9282e-5).
 TABLE_1 = {
     "scaled_linear": ((0.999575, 1e-6), (0.068265, 1e-6), (4.6819e-3, 1e-7)),
     "linear": ((0.999950, 1e-6), (0.006353, 1e-6), (4.0360e-5, 1e-9)),
     "squaredcos_cap_v2": ((0.999979, 1e-6), (4.9282e-5, 1e-9), (2.4287e-9, 1e-13)),
 }
 
-# √ᾱ_t of Stable Diffusion's schedule after Algorithm 1, PAPER.md, quoted to 6 decimals.
+# √ᾱ_t of Stable Diffusion's schedule after Algorithm 1 (computed in float64 from the paper's map), quoted to 6 decimals.
 SD_RESCALED_SQRT_AB = {0: 0.999575, 1: 0.999116, 249: 0.808819, 499: 0.492300, 749: 0.182130,
                        899: 0.055073, 998: 0.000444}
 

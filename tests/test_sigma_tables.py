@@ -156,7 +156,7 @@ def test_exact_zero_snr_start_equals_the_infinite_sigma_sampler(sd_zero_snr_ac, 
     # measured max difference 8.5e-10: the σ path reads ᾱ back from the float32 table, sample_ddim has float64 ᾱ
     assert torch.allclose(out, ref, rtol=0, atol=1e-8)
     naive = z.sample_ddim_sigmas(host, x, sigmas, disable=True)
-    assert (naive - ref).abs().max() > 1e-5  # the clamp alone is off by 1.6e-4 here (PAPER.md: √ᾱ_c = 2.2e-4)
+    assert (naive - ref).abs().max() > 1e-5  # the clamp alone is off by 1.6e-4 here (√ᾱ at the clamp is 2.2e-4)
 
 
 def test_exact_zero_snr_start_leaves_finite_starts_alone(zsnr_table):

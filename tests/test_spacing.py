@@ -6,7 +6,7 @@ import torch
 
 import zsnr_core as z
 
-# PAPER.md, 0-indexed as diffusers' DDIM gives them.
+# Table 2 of arXiv 2305.08891, 0-indexed as diffusers' DDIM gives them.
 TABLE_2 = {
     ("leading", 10, 1): [901, 801, 701, 601, 501, 401, 301, 201, 101, 1],
     ("linspace", 10, 0): [999, 888, 777, 666, 555, 444, 333, 222, 111, 0],

@@ -1,7 +1,7 @@
 """Algorithm 2 of Lin et al. (2024) on a σ-space denoiser's x̂_0, rescaled in a chosen space: v, x_0 or ε.
 
 Samplers in σ-space (k-diffusion, ComfyUI) combine guidance on x̂_0. Algorithm 2's result depends on the space
-its stds are taken in (PAPER.md, fix 4): the paper and ComfyUI use v, diffusers uses whatever the model predicts.
+its stds are taken in (Algorithm 2 of arXiv 2305.08891): the paper and ComfyUI use v, diffusers uses whatever the model predicts.
 In VP terms (x_t = √ᾱ·x_0 + √(1-ᾱ)·ε, x_σ = x_t/√ᾱ) each space is x̂_0 shifted and scaled per sample:
 
     v̂  = (√ᾱ·x_t - x̂_0)/√(1-ᾱ)  = -(x̂_0 - ᾱ·x_σ)/√(1-ᾱ)          u = x̂_0 - m·x_σ with m = ᾱ
