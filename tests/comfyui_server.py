@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+from processes import stop_process
+
 TESTS = pathlib.Path(__file__).resolve().parent
 ROOT = TESTS.parent
 HOST = "127.0.0.1"
@@ -80,12 +82,7 @@ def comfyui_server(comfyui: str, base: pathlib.Path, startup_s: float = 240.0):
                 time.sleep(0.5)
         yield port, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop_process(proc)
 
 
 def api_prompt(workflow: dict, object_info: dict, stand_ins: dict[str, str] | None = None) -> dict:

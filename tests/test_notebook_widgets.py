@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("ZSNR_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -86,11 +87,7 @@ def serve(work: Path, env: dict, port: int, token: str, log):
     try:
         yield base, token, work
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, timeout=30)
 
 
 def stop_kernels(base: str, token: str) -> None:
