@@ -6,9 +6,9 @@ from comfy_api.latest import ComfyExtension, io
 from .checkpoint_loader import CheckpointLoaderZeroSNR
 from .ddim_sampler import DDIMZeroSNR
 from .dpmpp_sampler import DPMPP2MZeroSNR
-from .fewstep_scheduler import register_fewstep_scheduler
 from .ksampler_samplers import register_samplers
-from .paper_timesteps import PaperTimesteps, register_schedulers
+from .ksampler_schedulers import register_schedulers
+from .paper_timesteps import PaperTimesteps
 from .rescale_cfg import RescaleCFGZeroSNR
 from .snr_inspector import SNRInspector
 from .zero_snr import ZeroTerminalSNR
@@ -20,7 +20,6 @@ NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, DPMPP2MZeroSNR, RescaleCF
 class ZeroSNRExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         register_schedulers()  # ComfyUI's loader calls get_node_list, not on_load
-        register_fewstep_scheduler()
         register_samplers()
         return list(NODES)
 

@@ -1,16 +1,11 @@
-"""Paper Timesteps node: sigmas at exactly the model's own timesteps of a Table 2 spacing, and the same spacings
-in the stock KSampler's scheduler list."""
+"""Paper Timesteps node: sigmas at exactly the model's own timesteps of a Table 2 spacing (the same spacings are
+KSampler schedulers, see ksampler_schedulers.py)."""
 from __future__ import annotations
 
-from functools import partial
-
-import comfy.samplers
 from comfy_api.latest import io
 
-from ..zsnr_core import SPACINGS, dense_sigmas, spaced_sigmas
+from ..zsnr_core import SPACINGS, spaced_sigmas
 from . import CATEGORY
-
-SCHEDULER_PREFIX = "zsnr_"
 
 
 class PaperTimesteps(io.ComfyNode):
@@ -43,25 +38,3 @@ class PaperTimesteps(io.ComfyNode):
     def execute(cls, model, steps, spacing, denoise) -> io.NodeOutput:
         table = model.get_model_object("model_sampling").sigmas.detach().cpu()
         return io.NodeOutput(spaced_sigmas(table, steps, spacing, denoise))
-
-
-def _scheduler(model_sampling, steps, spacing):
-    """KSampler asks for steps/denoise sigmas (1500 for 30 steps at denoise 0.02); above the model's T the spacings
-    coincide, and the schedule continues finer than one timestep (dense_sigmas)."""
-    table = model_sampling.sigmas.detach().cpu()
-    return spaced_sigmas(table, steps, spacing) if steps <= len(table) else dense_sigmas(table, steps)
-
-
-def register_schedulers() -> list[str]:
-    """Add zsnr_leading/linspace/trailing to KSampler's scheduler list; idempotent (name checks, no rebinding)."""
-    names = []
-    for spacing in SPACINGS:
-        name = SCHEDULER_PREFIX + spacing
-        if name not in comfy.samplers.SCHEDULER_HANDLERS:
-            comfy.samplers.SCHEDULER_HANDLERS[name] = comfy.samplers.SchedulerHandler(partial(_scheduler,
-                                                                                              spacing=spacing))
-        for listing in (comfy.samplers.SCHEDULER_NAMES, comfy.samplers.KSampler.SCHEDULERS):
-            if name not in listing:
-                listing.append(name)
-        names.append(name)
-    return names

@@ -268,6 +268,19 @@ def test_ksampler_entries_register_once_with_their_options():
     assert k_sampling.sample_zsnr_ddim is kept  # an existing function is not rebound
 
 
+def test_ksampler_schedulers_register_once_from_one_table(zsnr_table):
+    mod = _module("ksampler_schedulers")
+    handlers, listings = {"simple": "kept"}, (["simple"], ["simple", "karras"])
+    ours = ["zsnr_leading", "zsnr_linspace", "zsnr_trailing", "zsnr_fewstep"]
+    for _ in range(2):  # ComfyUI may build the node list more than once
+        assert mod.register_schedulers(handlers, listings, make_handler=lambda f: f) == ours
+    assert listings == (["simple", *ours], ["simple", "karras", *ours]) and handlers["simple"] == "kept"
+    ms = type("ModelSampling", (), {"sigmas": zsnr_table})()
+    assert torch.equal(handlers["zsnr_trailing"](ms, 10), z.spaced_sigmas(zsnr_table, 10, "trailing"))
+    assert torch.equal(handlers["zsnr_fewstep"](ms, 10), z.fewstep_sigmas(zsnr_table, 10))
+    assert torch.equal(handlers["zsnr_linspace"](ms, 1500), z.dense_sigmas(zsnr_table, 1500))  # above T
+
+
 def test_ksampler_entry_equals_the_node_sampler(zsnr_table):
     mod = _module("ksampler_samplers")
     k_sampling = type("KDiffusionSampling", (), {})()
