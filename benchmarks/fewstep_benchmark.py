@@ -2,24 +2,34 @@
 
     COMFYUI_PATH=/path/to/ComfyUI python benchmarks/fewstep_benchmark.py [--calls 5 10 25] [--toy-n 64]
         [--toy-data 256] [--no-toy] [--json benchmarks/fewstep_results.json] [--figure benchmarks/fewstep_benchmark.png]
+    python benchmarks/fewstep_benchmark.py --table    # the README's table from the JSON, without ComfyUI
 
 Both benchmarks run ComfyUI's own samplers (comfy.samplers.sampler_object(name).sample, which scales the noise and
 calls the k-diffusion function, as CFGGuider does for a txt2img run at cfg 1) on sigmas from its
 calculate_sigmas, for a zero-SNR v-prediction model (the tiny UNet of the integration test patched by our Zero
 Terminal SNR node, so its σ table ends at the clamp's 4518.76). The guided network is replaced by an exact denoiser
 at the sampler's own continuous σ:
-- Gaussian: data x0 ~ N(0.3, 0.5²) per element, x̂0 = μ + s²/(s²+σ²)·(x - μ). The probability-flow ODE maps the
-  noise to exactly N(μ, s²), so a perfect sampler returns std 0.5; reported: |std - 0.5|/0.5 over 16 384 elements
-  of noise standardised to mean 0, std 1 (deterministic samplers: no sampling error at all).
-- Toy: the exact denoiser of `--toy-data` toy images (zsnr_core.toy.IdealDenoiser, 3 × 32 × 32); reported: W1 of
-  the brightness distribution and FD₈ of `--toy-n` samples against those images (zsnr_core.toy.metrics). To run in
-  minutes on 2 shared cores it takes every sampler with six schedulers (--toy-schedulers) and leaves out the four
-  Brownian-tree SDE samplers (--toy-sde adds them), which the Gaussian part covers.
+- Gaussian: four data sets x0 ~ N(0.3, s²) per element, s = 0.25, 0.5, 1 and 2 (one batch item each, 16 384
+  elements), x̂0 = μ + s²/(s²+σ²)·(x - μ). The probability-flow ODE maps the noise to exactly N(μ, s²); the noise is
+  standardised to mean 0, std 1 per item, so a deterministic sampler has no sampling error at all. Reported: the
+  worst of the four max(|mean - μ|, |std - s|)/s, the error a sampler makes on data of some scale between 0.25 and
+  2 (a single scale rewards a sampler whose error happens to cross zero there), and the old single number
+  |std - 0.5|/0.5 beside it.
+- Toy: the exact denoiser of `--toy-data` toy images (zsnr_core.toy.IdealDenoiser, 3 × 32 × 32). Reported: for
+  deterministic samplers (found by running each twice with different seeds) the ODE error, the mean over `--toy-n`
+  samples of the RMS distance to the exact probability-flow ODE endpoint of the same noise (DPM++ 2M along 2000
+  steps uniform in the angle arctan(1/σ), checked against 4000); for every sampler W1 of the brightness
+  distribution and FD₈ of the samples against those images (zsnr_core.toy.metrics), whose sampling floor (the exact
+  ODE endpoints' own W1 and FD₈) is printed: differences below it are noise of `--toy-n` samples. To run in minutes
+  on 2 shared cores it leaves out the four Brownian-tree SDE samplers (--toy-sde adds them), which the Gaussian part
+  covers; --toy-schedulers narrows the schedulers.
 Every built-in sampler (but dpm_adaptive, whose call count is not set by steps, the *_gpu copies and the *_cfg_pp
 variants, which need CFG) runs with every scheduler (ours included) at the largest step count whose model calls fit
 each budget (heun-type samplers use 2 per step); calls are counted, not assumed. Ours: DPM++ 2M (zero-SNR exact)
 with zsnr_fewstep, through ComfyUI, and zsnr_core.sample_dpmpp_2m_sigmas from σ = inf directly (equal).
-Writes every number as JSON and a figure (PNG) for notebook 4; prints tables and timings.
+Our other KSampler entries (zsnr_dpmpp_2m, zsnr_ddim, zsnr_ddpm) run with every scheduler like the built-ins and
+are ranked as ours. Writes every number as JSON and a figure (PNG) for notebook 4; prints rankings, timings and the
+README's table.
 """
 from __future__ import annotations
 
@@ -43,10 +53,25 @@ import zsnr_core as z
 from zsnr_core.toy import IdealDenoiser, make_shapes
 from zsnr_core.toy.metrics import brightness, frechet_distance8, wasserstein1
 
-MU, S = 0.3, 0.5
-OURS = "ours: dpmpp_2m_zsnr × zsnr_fewstep"
+MU, SCALES = 0.3, (0.25, 0.5, 1.0, 2.0)  # the Gaussian data sets, one per batch item
+OLD_S = 1  # the item of the first edition's single data set, s = 0.5
+# (label, our SAMPLER node, the same sampler in zsnr_core, our KSampler scheduler); every label starts with "ours"
+OURS = [("ours: dpmpp_2m_zsnr × zsnr_fewstep", "ZSNR_DPMPP2MSampler", z.sample_dpmpp_2m_sigmas, "zsnr_fewstep")]
+OUR_LABELS = [o[0] for o in OURS]
+
+
+def category(key: str) -> str:
+    """Whose parts a combination uses: "ours" (our sampler: a zsnr_* KSampler entry or an OURS row), "schedule"
+    (a built-in sampler with a zsnr_* scheduler) or "built-in" (both ComfyUI's)."""
+    if key in OUR_LABELS or key.startswith("zsnr_"):
+        return "ours"
+    return "schedule" if key.split(" × ")[1].startswith("zsnr_") else "built-in"
+
+
+CATEGORIES = {"built-in": "best built-in sampler × built-in scheduler",
+              "schedule": "best built-in sampler × zsnr_* scheduler",
+              "ours": "best of our samplers × any scheduler"}
 SKIP = {"dpm_adaptive"}  # adaptive step size: its call count is not set by steps
-TOY_SCHEDULERS = ["simple", "karras", "exponential", "normal", "zsnr_trailing", "zsnr_fewstep"]
 SLOW_SDE = ("dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde")  # Brownian-tree noise: minutes each
 POPULAR = [("euler", "karras"), ("euler", "zsnr_trailing"), ("dpmpp_2m", "karras"), ("dpmpp_2m", "zsnr_trailing"),
            ("uni_pc", "zsnr_trailing"), ("heun", "karras"), ("dpmpp_2m", "zsnr_fewstep"), ("euler", "zsnr_fewstep")]
@@ -69,7 +94,33 @@ class ExactModel:
 
 def gaussian_x0(x, sigma):
     sg = sigma.view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
-    return torch.where(torch.isinf(sg), MU, MU + S * S / (S * S + sg * sg) * (x - MU))
+    s = torch.tensor(SCALES, dtype=x.dtype, device=x.device).view(-1, *([1] * (x.ndim - 1)))
+    return torch.where(torch.isinf(sg), MU, MU + s * s / (s * s + sg * sg) * (x - MU))
+
+
+def gaussian_errors(out):
+    """(worst over the data sets of max(|mean - μ|, |std - s|)/s, |std - 0.5|/0.5 of the s = 0.5 set)."""
+    if not torch.isfinite(out).all():
+        return math.inf, math.inf
+    out = out.double().flatten(1)
+    s = torch.tensor(SCALES, dtype=torch.float64)
+    err = torch.maximum((out.mean(1) - MU).abs(), (out.std(1) - s).abs()) / s
+    return err.max().item(), abs(out[OLD_S].std().item() - SCALES[OLD_S]) / SCALES[OLD_S]
+
+
+def angle_sigmas(steps, sigma_min):
+    """inf, then σ = 1/tan(θ) for θ uniform from 0 to arctan(1/sigma_min) (the angle of √ᾱ = sin θ), then 0."""
+    theta = torch.linspace(0, math.atan(1 / sigma_min), steps, dtype=torch.float64)[1:]
+    return torch.cat([torch.tensor([math.inf], dtype=torch.float64), 1 / torch.tan(theta), torch.zeros(1, dtype=torch.float64)])
+
+
+def ours_sigmas(scheduler, table, steps):
+    """Our scheduler's sigmas from the core, from σ = inf (ComfyUI's copy starts at the clamp's 4518.76)."""
+    return {"zsnr_fewstep": z.fewstep_sigmas}[scheduler](table, steps)
+
+
+def per_sample_rms(a, b):
+    return (a.double() - b.double()).flatten(1).pow(2).mean(1).sqrt()
 
 
 def toy_x0(ideal):
@@ -82,8 +133,9 @@ def toy_x0(ideal):
 
 
 def standard_noise(shape, seed):
-    n = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return ((n - n.mean()) / n.std()).float()
+    """Noise standardised to mean 0, std 1 per batch item."""
+    n = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).flatten(1)
+    return ((n - n.mean(1, keepdim=True)) / n.std(1, keepdim=True)).view(shape).float()
 
 
 class Bench:
@@ -91,7 +143,7 @@ class Bench:
         self.comfy, self.ms = comfy, model_sampling
         self.exact = ExactModel(model_sampling)
 
-    def run(self, noise, sampler, scheduler, steps, sigmas=None):
+    def run(self, noise, sampler, scheduler, steps, sigmas=None, seed=0):
         """(sample, model calls) for a built-in sampler name or a SAMPLER object: KSAMPLER.sample, as CFGGuider
         calls it for a txt2img run (empty latent, full denoise), on sigmas from calculate_sigmas."""
         comfy = self.comfy
@@ -100,7 +152,7 @@ class Bench:
             sigmas = comfy.samplers.calculate_sigmas(self.ms, scheduler, steps)
         if isinstance(sampler, str):
             sampler = comfy.samplers.sampler_object(sampler)
-        extra_args = {"model_options": {}, "seed": 0}
+        extra_args = {"model_options": {}, "seed": seed}
         out = sampler.sample(self.exact, sigmas, extra_args, None, noise, torch.zeros_like(noise), None, True)
         return out, self.exact.calls
 
@@ -127,12 +179,21 @@ def main() -> int:
     parser.add_argument("--toy-n", type=int, default=64, help="toy samples per combination")
     parser.add_argument("--toy-data", type=int, default=256, help="toy images the exact denoiser and metrics use")
     parser.add_argument("--no-toy", action="store_true")
-    parser.add_argument("--toy-schedulers", nargs="+", default=TOY_SCHEDULERS,
-                        help="schedulers the toy part runs (all samplers but the Brownian-tree SDE ones each)")
+    parser.add_argument("--toy-schedulers", nargs="+", default=None,
+                        help="schedulers the toy part runs (default: all; all samplers but the Brownian-tree SDE ones)")
     parser.add_argument("--toy-sde", action="store_true", help="also run the Brownian-tree SDE samplers on the toy")
     parser.add_argument("--json", type=pathlib.Path, default=ROOT / "benchmarks" / "fewstep_results.json")
     parser.add_argument("--figure", type=pathlib.Path, default=ROOT / "benchmarks" / "fewstep_benchmark.png")
+    parser.add_argument("--table", action="store_true", help="print the README table from --json and stop")
+    parser.add_argument("--figure-only", action="store_true", help="redraw --figure from --json and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.json.read_text())))
+        return 0
+    if args.figure_only:
+        results = json.loads(args.json.read_text())
+        save_figure(results, results["config"]["calls"], args.figure)
+        return 0
     if "COMFYUI_PATH" not in os.environ:
         sys.exit("set COMFYUI_PATH to a ComfyUI checkout")
     t_all = time.perf_counter()
@@ -143,20 +204,27 @@ def main() -> int:
                                                     zero_terminal_snr=True).args
     bench = Bench(comfy, model.get_model_object("model_sampling"))
     exact = bench.exact
-    (ours_sampler,) = nodes["ZSNR_DPMPP2MSampler"].execute().args
+    ours = [(label, nodes[node].execute().args[0], core, scheduler) for label, node, core, scheduler in OURS]
     samplers = [s for s in comfy.samplers.SAMPLER_NAMES
                 if s not in SKIP and not s.endswith("_gpu") and "cfg_pp" not in s]
     schedulers = list(comfy.samplers.SCHEDULER_NAMES)
     print(f"ComfyUI samplers: {len(samplers)}, schedulers: {len(schedulers)} ({', '.join(schedulers)})")
+    args.toy_schedulers = args.toy_schedulers or schedulers
 
-    results = {"gaussian": {}, "toy": {}, "steps": {}}
+    results = {"gaussian": {}, "gaussian_s05": {}, "toy": {}, "toy_ode": {}, "steps": {}, "deterministic": {}}
     table = z.sigma_from_alpha_bar(bench.ms.zsnr_alphas_cumprod)  # inf at t = T
 
     # --- Gaussian ---------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
     exact.denoise = gaussian_x0
-    noise = standard_noise((1, 4, 64, 64), seed=0)
+    noise = standard_noise((len(SCALES), 4, 64, 64), seed=0)
     errors = {}
+    for sampler in samplers:  # deterministic: the same output for two seeds of the sampler's own noise
+        try:
+            runs = [bench.run(noise, sampler, "simple", 4, seed=seed)[0] for seed in (0, 1)]
+            results["deterministic"][sampler] = bool(torch.equal(*runs))
+        except Exception as e:  # noqa: BLE001 (reported with the combinations below)
+            results["deterministic"][sampler] = f"{type(e).__name__}: {e}"[:120]
     for budget in args.calls:
         for sampler in samplers:
             for scheduler in schedulers:
@@ -167,19 +235,23 @@ def main() -> int:
                     continue
                 steps, out, calls = best
                 results["steps"].setdefault(key, {})[str(budget)] = [steps, calls]
-                err = abs(out.std().item() - S) / S if torch.isfinite(out).all() else math.inf
-                results["gaussian"].setdefault(key, {})[str(budget)] = err
-        sig = comfy.samplers.calculate_sigmas(bench.ms, "zsnr_fewstep", budget)
-        out, calls = bench.run(noise, ours_sampler, None, budget, sigmas=sig)
-        core = z.sample_dpmpp_2m_sigmas(gaussian_x0, noise.double(), z.fewstep_sigmas(table, budget), disable=True)
-        results["gaussian"].setdefault(OURS, {})[str(budget)] = abs(out.std().item() - S) / S
-        results["steps"].setdefault(OURS, {})[str(budget)] = [budget, calls]
-        results.setdefault("ours_comfy_vs_core", {})[str(budget)] = (out.double() - core).abs().max().item()
+                results["gaussian"].setdefault(key, {})[str(budget)], \
+                    results["gaussian_s05"].setdefault(key, {})[str(budget)] = gaussian_errors(out)
+        for label, sampler_object, core_sampler, scheduler in ours:
+            sig = comfy.samplers.calculate_sigmas(bench.ms, scheduler, budget)
+            out, calls = bench.run(noise, sampler_object, None, budget, sigmas=sig)
+            core = core_sampler(gaussian_x0, noise.double(), ours_sigmas(scheduler, table, budget), disable=True)
+            results["gaussian"].setdefault(label, {})[str(budget)], \
+                results["gaussian_s05"].setdefault(label, {})[str(budget)] = gaussian_errors(out)
+            results["steps"].setdefault(label, {})[str(budget)] = [budget, calls]
+            results.setdefault("ours_comfy_vs_core", {}).setdefault(label, {})[str(budget)] = \
+                (out.double() - core).abs().max().item()
     t_gauss = time.perf_counter() - t0
     print(f"\nGaussian benchmark: {t_gauss:.1f} s; combinations that could not run: {len(set(errors))}")
     for key, why in sorted(errors.items())[:10]:
         print(f"  {key}: {why}")
-    print_ranking(results["gaussian"], args.calls, "|std - 0.5|/0.5")
+    print_ranking(results["gaussian"], args.calls, "Gaussian, worst of s = 0.25, 0.5, 1, 2: max(|mean - μ|, |std - s|)/s")
+    print_ranking(results["gaussian_s05"], args.calls, "Gaussian s = 0.5 alone: |std - 0.5|/0.5 (first edition)", top=3)
 
     # --- toy ------------------------------------------------------------------------------------------------
     if not args.no_toy:
@@ -188,42 +260,60 @@ def main() -> int:
         ac = bench.ms.zsnr_alphas_cumprod
         exact.denoise = toy_x0(IdealDenoiser(data, ac, "sample"))
         noise = torch.randn((args.toy_n, 3, 32, 32), generator=torch.Generator().manual_seed(1))
+        sigma_min = bench.ms.sigma_min.item()
+        ends = [z.sample_dpmpp_2m_sigmas(exact.denoise, noise.double(), angle_sigmas(n, sigma_min), disable=True)
+                for n in (2000, 4000)]
+        endpoint = ends[1]
+        results["toy_endpoint_check"] = per_sample_rms(ends[0], ends[1]).max().item()
         ref_lum = brightness(data.images)
+        results["toy_floor"] = [wasserstein1(brightness(endpoint), ref_lum), frechet_distance8(endpoint, data.images)]
+        print(f"\ntoy: exact ODE endpoints ({time.perf_counter() - t0:.1f} s): 2000 vs 4000 steps differ by at most "
+              f"{results['toy_endpoint_check']:.2e} RMS per sample; their W1 {results['toy_floor'][0]:.4f} and FD₈ "
+              f"{results['toy_floor'][1]:.3f} are the floor of {args.toy_n} samples", flush=True)
+        labels = [o[0] for o in ours]
         for budget in args.calls:
             t_b = time.perf_counter()
             for key, by_budget in results["gaussian"].items():
                 if str(budget) not in by_budget:
                     continue
                 steps = results["steps"][key][str(budget)][0]
-                if key != OURS and (key.split(" × ")[1] not in args.toy_schedulers
-                                    or (not args.toy_sde and key.split(" × ")[0] in SLOW_SDE)):
+                sampler, scheduler = (None, None) if key in labels else key.split(" × ")
+                if key not in labels and (scheduler not in args.toy_schedulers
+                                          or (not args.toy_sde and sampler in SLOW_SDE)):
                     continue
-                if key == OURS:
-                    sig = comfy.samplers.calculate_sigmas(bench.ms, "zsnr_fewstep", budget)
-                    out, _ = bench.run(noise, ours_sampler, None, steps, sigmas=sig)
+                if key in labels:
+                    _, sampler_object, _, scheduler = ours[labels.index(key)]
+                    sig = comfy.samplers.calculate_sigmas(bench.ms, scheduler, budget)
+                    out, _ = bench.run(noise, sampler_object, None, steps, sigmas=sig)
                 else:
-                    sampler, scheduler = key.split(" × ")
-                    out, _ = bench.run(noise, sampler, scheduler, steps)
+                    try:
+                        out, _ = bench.run(noise, sampler, scheduler, steps)
+                    except ValueError as e:  # a NaN σ from the sampler reaches the exact denoiser's check
+                        print(f"  {key}, {budget} calls: {e}"[:160])
+                        out = torch.full_like(noise, math.nan)
                 if torch.isfinite(out).all():
                     metrics = [wasserstein1(brightness(out), ref_lum), frechet_distance8(out, data.images)]
                 else:
                     metrics = [math.inf, math.inf]
                 results["toy"].setdefault(key, {})[str(budget)] = metrics
+                if key in labels or results["deterministic"].get(sampler) is True:
+                    results["toy_ode"].setdefault(key, {})[str(budget)] = \
+                        per_sample_rms(out, endpoint).mean().item() if torch.isfinite(out).all() else math.inf
             print(f"toy, {budget} calls: {time.perf_counter() - t_b:.1f} s", flush=True)
-        floor = frechet_distance8(make_shapes(args.toy_n, seed=1).images, data.images)
-        results["toy_fd8_floor"] = floor
         t_toy = time.perf_counter() - t0
-        print(f"\nToy benchmark ({args.toy_n} samples, {args.toy_data} images): {t_toy:.1f} s; FD₈ of {args.toy_n} "
-              f"fresh data images (a perfect sampler): {floor:.3f}")
-        print_ranking({k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls, "W1")
-        print_ranking({k: {b: v[1] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls, "FD₈")
+        print(f"\nToy benchmark ({args.toy_n} samples, {args.toy_data} images): {t_toy:.1f} s")
+        print_ranking(results["toy_ode"], args.calls, "toy ODE error (deterministic samplers): RMS to the exact endpoint")
+        print_ranking({k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls,
+                      f"W1 (floor {results['toy_floor'][0]:.4f})", top=3)
+        print_ranking({k: {b: v[1] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls,
+                      f"FD₈ (floor {results['toy_floor'][1]:.3f})", top=3)
     results["config"] = {"calls": args.calls, "toy_n": args.toy_n, "toy_data": args.toy_data,
                          "toy_schedulers": args.toy_schedulers, "toy_sde": args.toy_sde,
-                         "gaussian": {"mu": MU, "s": S, "elements": 16384}, "popular": POPULAR,
+                         "gaussian": {"mu": MU, "s": SCALES, "elements": 16384}, "popular": POPULAR,
                          "comfyui_version": __import__("comfyui_version").__version__,
                          "torch": torch.__version__, "seconds": round(time.perf_counter() - t_all, 1)}
     args.json.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"\nwrote {args.json}")
+    print(f"\nwrote {args.json}\n\n{markdown_table(results)}")
     save_figure(results, args.calls, args.figure)
     print(f"wrote {args.figure}; total {time.perf_counter() - t_all:.1f} s")
     return 0
@@ -237,12 +327,47 @@ def ranked(scores: dict, budget: int):
 def print_ranking(scores: dict, calls, label: str, top: int = 8) -> None:
     for budget in calls:
         rows = ranked(scores, budget)
-        ours = next(i for i, (_, k) in enumerate(rows) if k == OURS)
-        best_builtin = next((v, k) for v, k in rows if k != OURS and "zsnr_" not in k)
-        print(f"\n{label}, {budget} model calls: ours {scores[OURS][str(budget)]:.4f} (rank {ours + 1} of "
-              f"{len(rows)}); best all-built-in {best_builtin[1]} {best_builtin[0]:.4f}")
+        print(f"\n{label}, {budget} model calls:")
+        for cat, name in CATEGORIES.items():
+            v, k = next(((v, k) for v, k in rows if category(k) == cat), (math.nan, "-"))
+            print(f"  {name}: {k} {v:.4f}")
+        for i, (v, k) in enumerate(rows):
+            if k in OUR_LABELS:
+                print(f"  {k}: {v:.4f} (rank {i + 1} of {len(rows)})")
         for v, k in rows[:top]:
             print(f"  {v:9.4f}  {k}")
+
+
+def markdown_table(results: dict) -> str:
+    """The README's table, from the results JSON: per call budget, ours, the best of each category, rank."""
+    calls = results["config"]["calls"]
+    label = OUR_LABELS[0]
+    rows = [("| model calls | " + " | ".join(str(b) for b in calls) + " |"), "|---|" + "---|" * len(calls)]
+
+    def cell(scores, budget, key=None, fmt="{:.2%}"):
+        if key is None:
+            return fmt.format(scores[label][str(budget)])
+        return f"{fmt.format(scores[key][str(budget)])} ({key})" if key in scores and str(budget) in scores[key] \
+            else "-"
+
+    def best(scores, budget, cat):
+        rows_ = [(v, k) for v, k in ranked(scores, budget) if category(k) == cat]
+        return rows_[0][1] if rows_ else None
+
+    parts = [("gaussian", "Gaussian, worst of s = 0.25…2", "{:.2%}", results["gaussian"]),
+             ("gaussian_s05", "Gaussian s = 0.5 alone, \\|std − 0.5\\|/0.5", "{:.2%}", results["gaussian_s05"])]
+    if results.get("toy_ode"):
+        parts += [("toy_ode", "toy ODE error (RMS to the exact endpoint)", "{:.4f}", results["toy_ode"]),
+                  ("toy_w1", f"toy brightness W1 (exact endpoints: {results['toy_floor'][0]:.3f})", "{:.3f}",
+                   {k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()})]
+    for _, title, fmt, scores in parts:
+        rows.append(f"| {title}: **ours** ({label[6:]}) | " + " | ".join(f"**{cell(scores, b, fmt=fmt)}**"
+                                                                         for b in calls) + " |")
+        for cat, name in CATEGORIES.items():
+            rows.append(f"| {name} | " + " | ".join(cell(scores, b, best(scores, b, cat), fmt) for b in calls) + " |")
+        rows.append("| rank of ours | " + " | ".join(
+            f"{[k for _, k in ranked(scores, b)].index(label) + 1} of {len(ranked(scores, b))}" for b in calls) + " |")
+    return "\n".join(rows)
 
 
 def save_figure(results, calls, path) -> None:
@@ -252,30 +377,37 @@ def save_figure(results, calls, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("gaussian", None, "Gaussian: |std − 0.5| / 0.5")]
+    panels = [("gaussian", None, "Gaussian, worst of s = 0.25…2:\nmax(|mean − μ|, |std − s|) / s", None)]
     if results["toy"]:
-        panels += [("toy", 0, "toy, exact denoiser: brightness W1"), ("toy", 1, "toy, exact denoiser: FD₈")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2))
+        panels += [("toy_ode", None, "toy, exact denoiser, deterministic samplers:\nRMS to the exact ODE endpoint (linear below 10⁻³)", None),
+                   ("toy", 0, "toy, exact denoiser: brightness W1\n(dotted: the exact endpoints' own, 64 samples)",
+                    results["toy_floor"][0])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4))
     axes = [axes] if len(panels) == 1 else axes
-    for ax, (part, index, title) in zip(axes, panels):
+    for ax, (part, index, title, floor) in zip(axes, panels):
         score = {k: {b: (v if index is None else v[index]) for b, v in d.items()} for k, d in results[part].items()}
-        builtin = [min((score[k][str(b)] for k in score if k != OURS and "zsnr_" not in k and str(b) in score[k]),
-                       default=math.nan) for b in calls]
-        any_ours_schedule = [min((score[k][str(b)] for k in score if k != OURS and "zsnr_" in k
-                                  and str(b) in score[k]), default=math.nan) for b in calls]
-        ax.plot(calls, builtin, "s--", color="grey", label="best built-in sampler × built-in scheduler")
-        ax.plot(calls, any_ours_schedule, "^--", color="tab:orange", label="best built-in sampler × zsnr_* scheduler")
+        for (cat, name), style in zip(CATEGORIES.items(), [("s--", "grey"), ("^--", "tab:orange"), ("v--", "tab:red")]):
+            best = [min((score[k][str(b)] for k in score if category(k) == cat and str(b) in score[k]),
+                        default=math.nan) for b in calls]
+            ax.plot(calls, best, style[0], color=style[1], label=name)
         for sampler, scheduler in POPULAR[:4]:
             key = f"{sampler} × {scheduler}"
             if key in score:
                 ax.plot(calls, [score[key].get(str(b), math.nan) for b in calls], ".:", alpha=0.7, label=key)
-        ax.plot(calls, [score[OURS][str(b)] for b in calls], "o-", color="tab:red", lw=2.5, label=OURS)
+        for label in OUR_LABELS:
+            ax.plot(calls, [score[label][str(b)] for b in calls], "o-", color="darkred", lw=2.5, label=label)
+        if floor is not None:
+            ax.axhline(floor, color="k", ls=":", lw=1)
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        if part == "toy_ode":  # a sampler that lands every sample on the exact endpoint scores 0
+            ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_ylim(bottom=0)
+        else:
+            ax.set_yscale("log")
         ax.set_xticks(calls, [str(b) for b in calls])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("model calls")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
