@@ -9,8 +9,9 @@ Why this shape. The first model call is at t = T, where the paper puts it (Table
 (eq. 21): x̂_0 is the data mean there and any σ_1 is reached in one step. Uniform-in-t spacings end at t = T/S
 (σ ≈ 0.3 for 10 steps), whose x̂_0 is a posterior mean that shrinks the spread of the samples; Karras' spread from
 the clamp's σ (4518.76) spends most calls above σ = 100. The defaults come from a sweep of (t_start, t_end, ρ) with
-sample_dpmpp_2m_sigmas and the exact denoisers of benchmarks/fewstep_benchmark.py (Gaussian x0 ~ N(0.3, 0.5²): the
-error of the output std; toy images: brightness W1 of 256 samples against 4096 images), at 5 / 10 / 25 calls:
+sample_dpmpp_2m_sigmas and the exact denoisers of the first edition of benchmarks/fewstep_benchmark.py (Gaussian
+x0 ~ N(0.3, 0.5²): the error of the output std; toy images: brightness W1 of 256 samples against 4096 images), at
+5 / 10 / 25 calls:
     t_start 960, 970, 980 (t_end 2, ρ 7): toy W1 0.109 / 0.061 / 0.066, 0.080 / 0.049 / 0.054, 0.052 / 0.044 / 0.049;
                                           Gaussian -32.7 / +2.7 / +0.9 %, -39.5 / +2.1 / +1.2 %, -48.6 / +0.7 / +1.5 %
     t_end 0, 2, 5 (t_start 980, ρ 7):     Gaussian at 10 calls +4.4, +0.7, -1.7 %
