@@ -10,8 +10,8 @@ calculate_sigmas, for a zero-SNR v-prediction model (the tiny UNet of the integr
 Terminal SNR node, so its σ table ends at the clamp's 4518.76). The guided network is replaced by an exact denoiser
 at the sampler's own continuous σ:
 - Gaussian: four data sets x0 ~ N(0.3, s²) per element, s = 0.25, 0.5, 1 and 2 (one batch item each, 16 384
-  elements), x̂0 = μ + s²/(s²+σ²)·(x - μ). The probability-flow ODE maps the noise to exactly N(μ, s²); the noise is
-  standardised to mean 0, std 1 per item, so a deterministic sampler has no sampling error at all. Reported: the
+  elements), x̂0 = μ + s²/(s²+σ²)·(x - μ). The probability-flow ODE maps the noise to exactly N(μ, s²); the noise
+  is standardised to mean 0, std 1 per item, so a deterministic sampler has no sampling error at all. Reported: the
   worst of the four max(|mean - μ|, |std - s|)/s, the error a sampler makes on data of some scale between 0.25 and
   2 (a single scale rewards a sampler whose error happens to cross zero there), and the old single number
   |std - 0.5|/0.5 beside it.
@@ -111,7 +111,8 @@ def gaussian_errors(out):
 def angle_sigmas(steps, sigma_min):
     """inf, then σ = 1/tan(θ) for θ uniform from 0 to arctan(1/sigma_min) (the angle of √ᾱ = sin θ), then 0."""
     theta = torch.linspace(0, math.atan(1 / sigma_min), steps, dtype=torch.float64)[1:]
-    return torch.cat([torch.tensor([math.inf], dtype=torch.float64), 1 / torch.tan(theta), torch.zeros(1, dtype=torch.float64)])
+    inf, zero = torch.tensor([math.inf, 0.0], dtype=torch.float64).split(1)
+    return torch.cat([inf, 1 / torch.tan(theta), zero])
 
 
 def ours_sigmas(scheduler, table, steps):
@@ -250,7 +251,8 @@ def main() -> int:
     print(f"\nGaussian benchmark: {t_gauss:.1f} s; combinations that could not run: {len(set(errors))}")
     for key, why in sorted(errors.items())[:10]:
         print(f"  {key}: {why}")
-    print_ranking(results["gaussian"], args.calls, "Gaussian, worst of s = 0.25, 0.5, 1, 2: max(|mean - μ|, |std - s|)/s")
+    print_ranking(results["gaussian"], args.calls,
+                  "Gaussian, worst of s = 0.25, 0.5, 1, 2: max(|mean - μ|, |std - s|)/s")
     print_ranking(results["gaussian_s05"], args.calls, "Gaussian s = 0.5 alone: |std - 0.5|/0.5 (first edition)", top=3)
 
     # --- toy ------------------------------------------------------------------------------------------------
@@ -302,7 +304,8 @@ def main() -> int:
             print(f"toy, {budget} calls: {time.perf_counter() - t_b:.1f} s", flush=True)
         t_toy = time.perf_counter() - t0
         print(f"\nToy benchmark ({args.toy_n} samples, {args.toy_data} images): {t_toy:.1f} s")
-        print_ranking(results["toy_ode"], args.calls, "toy ODE error (deterministic samplers): RMS to the exact endpoint")
+        print_ranking(results["toy_ode"], args.calls,
+                      "toy ODE error (deterministic samplers): RMS to the exact endpoint")
         print_ranking({k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls,
                       f"W1 (floor {results['toy_floor'][0]:.4f})", top=3)
         print_ranking({k: {b: v[1] for b, v in d.items()} for k, d in results["toy"].items()}, args.calls,
@@ -379,7 +382,8 @@ def save_figure(results, calls, path) -> None:
 
     panels = [("gaussian", None, "Gaussian, worst of s = 0.25…2:\nmax(|mean − μ|, |std − s|) / s", None)]
     if results["toy"]:
-        panels += [("toy_ode", None, "toy, exact denoiser, deterministic samplers:\nRMS to the exact ODE endpoint (linear below 10⁻³)", None),
+        panels += [("toy_ode", None, ("toy, exact denoiser, deterministic samplers:\n"
+                                      "RMS to the exact ODE endpoint (linear below 10⁻³)"), None),
                    ("toy", 0, "toy, exact denoiser: brightness W1\n(dotted: the exact endpoints' own, 64 samples)",
                     results["toy_floor"][0])]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4))
