@@ -16,12 +16,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("fewstep_benchmark", ROOT / "benchmarks" / "fewstep_benchmark.py")
+def load_script(name: str):
+    """A benchmarks/ script as a module (its main() is not run)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_script("fewstep_benchmark")
 
 
 def exact_map(bench, shrink=1.0, shift=0.0):
@@ -83,10 +88,7 @@ def test_the_readme_table_is_the_one_the_committed_results_print(bench):
 
 @pytest.fixture(scope="module")
 def search():
-    spec = importlib.util.spec_from_file_location("fewstep_search", ROOT / "benchmarks" / "fewstep_search.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fewstep_search")
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])
