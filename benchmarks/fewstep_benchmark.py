@@ -50,13 +50,16 @@ sys.path.insert(0, str(ROOT))
 from comfyui_env import start_comfyui, tiny_vpred_model
 
 import zsnr_core as z
+from zsnr_core.denoisers import vp_input
 from zsnr_core.toy import IdealDenoiser, make_shapes
 from zsnr_core.toy.metrics import brightness, frechet_distance8, wasserstein1
 
 MU, SCALES = 0.3, (0.25, 0.5, 1.0, 2.0)  # the Gaussian data sets, one per batch item
 OLD_S = 1  # the item of the first edition's single data set, s = 0.5
-# (label, our SAMPLER node, the same sampler in zsnr_core, our KSampler scheduler); every label starts with "ours"
-OURS = [("ours: dpmpp_2m_zsnr × zsnr_fewstep", "ZSNR_DPMPP2MSampler", z.sample_dpmpp_2m_sigmas, "zsnr_fewstep")]
+# (label, our SAMPLER node, the same sampler in zsnr_core, our KSampler scheduler, the same sigmas from the core, from
+# σ = inf where ComfyUI's start at the clamp's 4518.76); every label starts with "ours"
+OURS = [("ours: dpmpp_2m_zsnr × zsnr_fewstep", "ZSNR_DPMPP2MSampler", z.sample_dpmpp_2m_sigmas, "zsnr_fewstep",
+         z.fewstep_sigmas)]
 OUR_LABELS = [o[0] for o in OURS]
 
 
@@ -115,21 +118,13 @@ def angle_sigmas(steps, sigma_min):
     return torch.cat([inf, 1 / torch.tan(theta), zero])
 
 
-def ours_sigmas(scheduler, table, steps):
-    """Our scheduler's sigmas from the core, from σ = inf (ComfyUI's copy starts at the clamp's 4518.76)."""
-    return {"zsnr_fewstep": z.fewstep_sigmas}[scheduler](table, steps)
-
-
 def per_sample_rms(a, b):
     return (a.double() - b.double()).flatten(1).pow(2).mean(1).sqrt()
 
 
 def toy_x0(ideal):
-    def denoise(x, sigma):
-        sigma = sigma.detach().to("cpu", torch.float64)
-        ab = z.alpha_bar_from_sigma(sigma)
-        scale = torch.where(torch.isinf(sigma), 1.0, ab.sqrt()).view(-1, 1, 1, 1).to(x.dtype)
-        return ideal.denoise(x * scale, ab)
+    def denoise(x, sigma):  # at the sampler's continuous σ, not the nearest training timestep
+        return ideal.denoise(*vp_input(x, sigma))
     return denoise
 
 
@@ -205,7 +200,8 @@ def main() -> int:
                                                     zero_terminal_snr=True).args
     bench = Bench(comfy, model.get_model_object("model_sampling"))
     exact = bench.exact
-    ours = [(label, nodes[node].execute().args[0], core, scheduler) for label, node, core, scheduler in OURS]
+    ours = [(label, nodes[node].execute().args[0], core, scheduler, core_sigmas)
+            for label, node, core, scheduler, core_sigmas in OURS]
     samplers = [s for s in comfy.samplers.SAMPLER_NAMES
                 if s not in SKIP and not s.endswith("_gpu") and "cfg_pp" not in s]
     schedulers = list(comfy.samplers.SCHEDULER_NAMES)
@@ -238,10 +234,10 @@ def main() -> int:
                 results["steps"].setdefault(key, {})[str(budget)] = [steps, calls]
                 results["gaussian"].setdefault(key, {})[str(budget)], \
                     results["gaussian_s05"].setdefault(key, {})[str(budget)] = gaussian_errors(out)
-        for label, sampler_object, core_sampler, scheduler in ours:
+        for label, sampler_object, core_sampler, scheduler, core_sigmas in ours:
             sig = comfy.samplers.calculate_sigmas(bench.ms, scheduler, budget)
             out, calls = bench.run(noise, sampler_object, None, budget, sigmas=sig)
-            core = core_sampler(gaussian_x0, noise.double(), ours_sigmas(scheduler, table, budget), disable=True)
+            core = core_sampler(gaussian_x0, noise.double(), core_sigmas(table, budget), disable=True)
             results["gaussian"].setdefault(label, {})[str(budget)], \
                 results["gaussian_s05"].setdefault(label, {})[str(budget)] = gaussian_errors(out)
             results["steps"].setdefault(label, {})[str(budget)] = [budget, calls]
@@ -284,7 +280,7 @@ def main() -> int:
                                           or (not args.toy_sde and sampler in SLOW_SDE)):
                     continue
                 if key in labels:
-                    _, sampler_object, _, scheduler = ours[labels.index(key)]
+                    _, sampler_object, _, scheduler, _ = ours[labels.index(key)]
                     sig = comfy.samplers.calculate_sigmas(bench.ms, scheduler, budget)
                     out, _ = bench.run(noise, sampler_object, None, steps, sigmas=sig)
                 else:
@@ -357,13 +353,13 @@ def markdown_table(results: dict) -> str:
         rows_ = [(v, k) for v, k in ranked(scores, budget) if category(k) == cat]
         return rows_[0][1] if rows_ else None
 
-    parts = [("gaussian", "Gaussian, worst of s = 0.25…2", "{:.2%}", results["gaussian"]),
-             ("gaussian_s05", "Gaussian s = 0.5 alone, \\|std − 0.5\\|/0.5", "{:.2%}", results["gaussian_s05"])]
+    parts = [("Gaussian, worst of s = 0.25…2", "{:.2%}", results["gaussian"]),
+             ("Gaussian s = 0.5 alone, \\|std − 0.5\\|/0.5", "{:.2%}", results["gaussian_s05"])]
     if results.get("toy_ode"):
-        parts += [("toy_ode", "toy ODE error (RMS to the exact endpoint)", "{:.4f}", results["toy_ode"]),
-                  ("toy_w1", f"toy brightness W1 (exact endpoints: {results['toy_floor'][0]:.3f})", "{:.3f}",
+        parts += [("toy ODE error (RMS to the exact endpoint)", "{:.4f}", results["toy_ode"]),
+                  (f"toy brightness W1 (exact endpoints: {results['toy_floor'][0]:.3f})", "{:.3f}",
                    {k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()})]
-    for _, title, fmt, scores in parts:
+    for title, fmt, scores in parts:
         rows.append(f"| {title}: **ours** ({label[6:]}) | " + " | ".join(f"**{cell(scores, b, fmt=fmt)}**"
                                                                          for b in calls) + " |")
         for cat, name in CATEGORIES.items():

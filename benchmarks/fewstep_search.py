@@ -20,7 +20,6 @@ only be matched, ratio 1) and the best score on each benchmark alone.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import pathlib
@@ -32,13 +31,11 @@ import numpy as np
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+import fewstep_benchmark as fb
+
 import zsnr_core as z
 from zsnr_core.toy import IdealDenoiser, make_shapes
-
-_spec = importlib.util.spec_from_file_location("fewstep_benchmark", ROOT / "benchmarks" / "fewstep_benchmark.py")
-fb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fb)
 
 
 def _lagrange_inverse(nodes):

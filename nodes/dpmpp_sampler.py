@@ -17,8 +17,9 @@ class DPMPP2MZeroSNR(io.ComfyNode):
             category=CATEGORY,
             description="DPM-Solver++(2M) along exactly the given sigmas. From t = T of a zero-SNR model its first "
                         "step is the paper's exact DDIM step (x0 = -v) instead of the clamp's approximation; the "
-                        "second-order correction starts after it. Pair it with the zsnr_fewstep scheduler for "
-                        "5 to 25 steps.",
+                        "second-order correction starts after it. Works with every scheduler; in this project's "
+                        "few-step benchmark (exact denoisers) the higher-order ipndm and uni_pc_bh2 on the "
+                        "zsnr_fewstep scheduler were more accurate at about 10 steps (README, few-step section).",
             inputs=[],
             outputs=[io.Sampler.Output(tooltip="For SamplerCustom / SamplerCustomAdvanced.")],
         )

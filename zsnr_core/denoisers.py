@@ -51,6 +51,15 @@ class _SigmaTable:
         return torch.where(inf, torch.full_like(t, self.last), t)
 
 
+def vp_input(x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_t, ᾱ) for a σ-space sample x at σ (scalar or (B,)): x_t = x_σ·√ᾱ with ᾱ = 1/(1+σ²), the continuous ᾱ
+    (float64, on the CPU). At σ = inf, x is taken to be x_T already (the convention of sample_ddim_sigmas)."""
+    sigma = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1).expand(x.shape[0])
+    ab = alpha_bar_from_sigma(sigma)
+    scale = torch.where(torch.isinf(sigma), 1.0, ab.sqrt())  # (B,)
+    return x * scale.to(x.device, x.dtype).view((-1,) + (1,) * (x.ndim - 1)), ab
+
+
 def denoiser_from_model(model, alphas_cumprod, prediction_type: str = "v_prediction"):
     """Wrap `model(x_t, t, **kw) -> raw output` as a σ-space denoiser `(x_σ, σ, **kw) -> x̂_0`.
 
@@ -63,11 +72,8 @@ def denoiser_from_model(model, alphas_cumprod, prediction_type: str = "v_predict
 
     def denoiser(x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
         sigma = torch.as_tensor(sigma).detach().to("cpu", torch.float64).reshape(-1).expand(x.shape[0])
-        t = table.timesteps(sigma).to(x.device)
-        ab = alpha_bar_from_sigma(sigma)
-        scale = torch.where(torch.isinf(sigma), 1.0, ab.sqrt())  # (B,)
-        x_t = x * scale.to(x.device, x.dtype).view((-1,) + (1,) * (x.ndim - 1))
-        return predict_x0(model(x_t, t, **kwargs), x_t, ab, prediction_type)
+        x_t, ab = vp_input(x, sigma)
+        return predict_x0(model(x_t, table.timesteps(sigma).to(x.device), **kwargs), x_t, ab, prediction_type)
 
     return denoiser
 
