@@ -23,7 +23,7 @@ import time
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "harness"))
 from comfyui_env import start_comfyui, tiny_vpred_model
 
 NODES = {}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..zsnr_core import (
-    betas_from_alphas_cumprod,
     classify_sigmas,
     rescale_alphas_cumprod_zero_terminal_snr,
     schedule_curves,
@@ -16,7 +15,7 @@ def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None
     ac = alphas_cumprod_model
     rescaled = rescale_alphas_cumprod_zero_terminal_snr(ac)
     curves = [("model", schedule_curves(ac)), ("rescaled (Algorithm 1)", schedule_curves(rescaled))]
-    report = terminal_snr_report(betas_from_alphas_cumprod(ac), name="model schedule")
+    report = terminal_snr_report(ac, name="model schedule")
     lines = [
         f"prediction type: {prediction_type}" + (f" (from {sources['prediction_type']})" if sources else ""),
         f"training timesteps: T = {len(ac)}",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..zsnr_core import rescale_alphas_cumprod_zero_terminal_snr, sigma_from_alpha_bar
-from ..zsnr_core.parametrization import EPSILON_AT_ZERO_SNR
+from ..zsnr_core.errors import EpsilonAtZeroSNRError
 
 PREDICTION_CHOICES = ("keep", "epsilon", "v_prediction")
 
@@ -17,9 +17,9 @@ def patched_schedule(base_alphas_cumprod, prediction_type: str, zero_snr: bool):
     if zero_snr:
         ac = rescale_alphas_cumprod_zero_terminal_snr(ac)
     if prediction_type == "epsilon" and ac[-1].item() == 0.0:
-        raise ValueError(
-            "Zero Terminal SNR: an ε-prediction model (prediction_type = 'epsilon') with SNR = 0 at t = T "
-            f"(zero_terminal_snr = {zero_snr}). {EPSILON_AT_ZERO_SNR} Fix: if the checkpoint was trained with "
-            "v-prediction, set prediction_type to v_prediction; otherwise turn zero_terminal_snr off."
+        raise EpsilonAtZeroSNRError(
+            f"Here: an ε-prediction model with SNR = 0 at t = T (zero_terminal_snr = {zero_snr}). Fix: if the "
+            "checkpoint was trained with v-prediction, set prediction_type to v_prediction; otherwise turn "
+            "zero_terminal_snr off."
         )
     return ac, sigma_from_alpha_bar(ac, clamp=True).float()

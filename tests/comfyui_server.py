@@ -63,7 +63,7 @@ def comfyui_server(comfyui: str, base: pathlib.Path, startup_s: float = 240.0):
 
     port = free_port()
     log = base / "server.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([torchvision_stub(), str(TESTS)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([torchvision_stub(), str(TESTS), str(ROOT / "harness")])}
     cmd = [sys.executable, "main.py", "--cpu", "--listen", HOST, "--port", str(port), "--base-directory", str(base),
            "--disable-auto-launch"]
     with open(log, "wb") as out:

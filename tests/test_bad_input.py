@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import zsnr_core as z
-from zsnr_core import _cli_checks
-from zsnr_core.__main__ import main
+from zsnr_core.cli import checks as _cli_checks
+from zsnr_core.cli import main
 from zsnr_core.toy.zoo import WEIGHTS_DIR, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def test_shipped_manifest_hashes_are_the_files():
 
 def test_cli_damaged_weights_are_one_message(weights_copy, capsys, monkeypatch):
     _corrupt(weights_copy / "flawed.safetensors")
-    monkeypatch.setattr("zsnr_core.demo.run_pipeline", _never_called)
+    monkeypatch.setattr("zsnr_core.toy.demo.run_pipeline", _never_called)
     err = _cli_error(["demo", "--weights", str(weights_copy), "--no-figure", "--device", "cpu"], capsys)
     assert "flawed.safetensors is damaged or replaced" in err and f"train --out {weights_copy}" in err
 
@@ -180,7 +180,7 @@ def _never_called(*args, **kwargs):
 def test_cli_device_is_checked(device, message, capsys, monkeypatch):
     if device == "cuda:99" and not torch.cuda.is_available():
         message = "CUDA is not available on this machine; use --device cpu"
-    monkeypatch.setattr("zsnr_core.demo.run_pipeline", _never_called)
+    monkeypatch.setattr("zsnr_core.toy.demo.run_pipeline", _never_called)
     assert message in _cli_error(["demo", "--device", device], capsys)
 
 
@@ -218,7 +218,7 @@ def test_cli_train_and_weights_exclude_each_other(capsys):
 ])
 def test_cli_out_is_checked_before_sampling(out, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("zsnr_core.demo.run_pipeline", _never_called)
+    monkeypatch.setattr("zsnr_core.toy.demo.run_pipeline", _never_called)
     assert message in _cli_error(["demo", "--out", out, "--device", "cpu"], capsys)
     assert not (tmp_path / "missing_folder").exists()  # nothing created on the way
 
@@ -235,7 +235,7 @@ def test_cli_out_folder_gets_the_default_name_and_prints_the_written_path(tmp_pa
 
 def test_cli_out_without_matplotlib(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(_cli_checks, "_has_matplotlib", lambda: False)
-    monkeypatch.setattr("zsnr_core.demo.run_pipeline", _never_called)
+    monkeypatch.setattr("zsnr_core.toy.demo.run_pipeline", _never_called)
     err = _cli_error(["demo", "--out", str(tmp_path / "f.png"), "--device", "cpu"], capsys)
     assert "needs matplotlib, which is not installed; pip install matplotlib" in err
 

@@ -17,7 +17,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
                           check=False)
 
 
-@pytest.mark.parametrize("module", ["zsnr_core", "zsnr_core.toy", "zsnr_core.demo"])
+@pytest.mark.parametrize("module", ["zsnr_core", "zsnr_core.toy", "zsnr_core.toy.demo", "zsnr_core.cli"])
 def test_core_imports_only_torch_and_numpy(module):
     probe = _python(
         f"import sys, torch, numpy; before = set(sys.modules); import {module}; "

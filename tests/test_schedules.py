@@ -42,7 +42,7 @@ def test_rescaled_sd_schedule_matches_the_paper():
 
 def test_report_of_sd_before_and_after():
     betas = z.make_betas("scaled_linear")
-    before, after = z.terminal_snr_report(betas, "SD"), z.terminal_snr_report(z.rescale_zero_terminal_snr(betas))
+    before, after = z.terminal_snr_report(betas=betas, name="SD"), z.terminal_snr_report(z.alphas_cumprod(z.rescale_zero_terminal_snr(betas)))
     assert not before.zero_terminal_snr and abs(before.sigma_last - 14.6146) < 1e-4
     assert after.zero_terminal_snr and after.snr_last == 0.0 and math.isinf(after.sigma_last)
     assert after.sqrt_alpha_bar_first == before.sqrt_alpha_bar_first

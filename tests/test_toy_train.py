@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from zsnr_core.__main__ import main
+from zsnr_core.cli import main
 from zsnr_core.toy.pipelines import PIPELINES, sample
 from zsnr_core.toy.safetensors_io import load_file
 from zsnr_core.toy.train import TrainConfig, export_weights, train

@@ -6,8 +6,8 @@ import math
 import torch
 
 from ._checks import alpha_bar_vector, check_choice
+from .errors import EpsilonAtZeroSNRError
 from .parametrization import (
-    EPSILON_AT_ZERO_SNR,
     PREDICTION_TYPES,
     alpha_bar_from_sigma,
     is_clamped_zero_snr,
@@ -93,7 +93,7 @@ def exact_zero_snr_start(denoiser, x: torch.Tensor, sigmas: torch.Tensor, predic
     if not is_clamped_zero_snr(sigma_c):
         return denoiser, x, sigmas
     if prediction_type == "epsilon":
-        raise ValueError(EPSILON_AT_ZERO_SNR)
+        raise EpsilonAtZeroSNRError()
     alpha_bar_c = alpha_bar_from_sigma(sigma_c)
     sigmas = torch.cat([torch.full_like(sigmas[:1], math.inf), sigmas[1:]])
 

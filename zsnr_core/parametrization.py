@@ -14,6 +14,7 @@ import math
 import torch
 
 from ._checks import check_choice, check_float, check_model_output, check_unit_interval
+from .errors import EpsilonAtZeroSNRError
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
@@ -27,11 +28,7 @@ _CLAMP_SIGMA = math.sqrt((1.0 - ZERO_SNR_ALPHA_BAR_CLAMP) / ZERO_SNR_ALPHA_BAR_C
 # Tables store the clamp's σ in float32 (6e-8 relative); 1e-5 is ComfyUI's own tolerance for "σ is σ_max".
 _CLAMP_RTOL = 1e-5
 
-EPSILON_AT_ZERO_SNR = (
-    "prediction_type='epsilon' is undefined at ᾱ = 0 (SNR = 0): x̂0 = (x_t - √(1-ᾱ)·ε̂)/√ᾱ divides 0 by 0, "
-    "so peers return inf or black images there. An ε-model cannot sample a zero-terminal-SNR schedule: use a "
-    "v_prediction (or sample) model with it, or keep the model's own schedule (ᾱ_T > 0) with an ε-model."
-)
+EPSILON_AT_ZERO_SNR = str(EpsilonAtZeroSNRError())  # the message, for readers of 0.1 (raise the type instead)
 
 
 def _coefficients(alpha_bar_t, like: torch.Tensor):
@@ -91,7 +88,7 @@ def conversion_coefficients(alpha_bar_t: float, prediction_type: str) -> tuple[f
 
 def _refuse_singular(prediction_type: str, zero: bool, one: bool, need_eps: bool) -> None:
     if prediction_type == "epsilon" and zero:
-        raise ValueError(EPSILON_AT_ZERO_SNR)
+        raise EpsilonAtZeroSNRError()
     if prediction_type == "sample" and one and need_eps:
         raise ValueError(
             "prediction_type='sample' gives no ε̂ at ᾱ = 1: x_t = x_0 carries no noise; "

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import alpha_bar_vector
+from ._checks import alpha_bar_vector, schedule_alpha_bar
 from .parametrization import sigma_from_alpha_bar
-from .schedules import alphas_cumprod
+from .schedules import alphas_cumprod as cumulative_product
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,17 @@ class TerminalSNRReport:
         )
 
 
-def terminal_snr_report(betas, name: str = "schedule") -> TerminalSNRReport:
-    ac = alphas_cumprod(betas)
+def terminal_snr_report(alphas_cumprod=None, name: str = "schedule", *, betas=None) -> TerminalSNRReport:
+    """How much signal a schedule leaves at t = T (Table 1 of arXiv 2305.08891), from its ᾱ (or `betas=`)."""
+    if (alphas_cumprod is None) == (betas is None):
+        raise ValueError("terminal_snr_report takes a schedule as alphas_cumprod or as betas=..., exactly one of them")
+    if betas is not None:
+        ac = cumulative_product(betas)
+    else:
+        try:
+            ac = schedule_alpha_bar(alphas_cumprod)
+        except ValueError as err:
+            raise ValueError(f"{err}. (terminal_snr_report takes ᾱ since 0.2; for β pass betas=...)") from None
     last = ac[-1].item()
     return TerminalSNRReport(
         name=name,

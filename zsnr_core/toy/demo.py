@@ -13,14 +13,14 @@ from pathlib import Path
 
 import torch
 
-from .parametrization import EPSILON_AT_ZERO_SNR
-from .toy.classifier import predict
-from .toy.data import CLASSES, image_grid, make_shapes
-from .toy.experiments import asked_classes
-from .toy.ideal import IdealDenoiser
-from .toy.metrics import SampleMetrics, class_accuracy, inception_score, sample_metrics
-from .toy.pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
-from .toy.zoo import REFERENCE_SEED, fd8_floor, fid_floor
+from ..errors import EpsilonAtZeroSNRError
+from .classifier import predict
+from .data import CLASSES, image_grid, make_shapes
+from .experiments import asked_classes
+from .ideal import IdealDenoiser
+from .metrics import SampleMetrics, class_accuracy, inception_score, sample_metrics
+from .pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
+from .zoo import REFERENCE_SEED, fd8_floor, fid_floor
 
 
 @dataclass
@@ -48,13 +48,27 @@ def run_pipeline(key: str, denoiser: str, model, data, n: int, steps: int, guida
     t0 = time.perf_counter()
     try:
         samples = sample(model, pipe, n, steps, guidance_scale, phi, seed, eta, device=device, disable=disable).cpu()
-    except ValueError as err:  # ε-prediction on the zero-SNR schedule: refused by the library, shown as such
-        if str(err) != EPSILON_AT_ZERO_SNR:
-            raise
-        return DemoRow(key, pipe, denoiser, guidance_scale, phi, None, None, str(err).split(":")[0],
-                       time.perf_counter() - t0)
+    except EpsilonAtZeroSNRError as err:  # ε-prediction on the zero-SNR schedule: refused by the library, shown
+        return DemoRow(key, pipe, denoiser, guidance_scale, phi, None, None, err.short, time.perf_counter() - t0)
     metrics = sample_metrics(samples, data.images, asked_classes(n), classifier, features)
     return DemoRow(key, pipe, denoiser, guidance_scale, phi, metrics, samples, seconds=time.perf_counter() - t0)
+
+
+def demo_rows(models, data, n: int, steps: int, guidance_scale: float, phi: float, seed: int, device, classifier,
+              features, ideal: bool = True, log=None) -> list[DemoRow]:
+    """The demo's rows: flawed and fixed with the trained `models` ({"flawed", "fixed"}), then with the exact
+    denoiser and zero SNR + ε (refused) when `ideal`; `log(text)` after each sampled pipeline."""
+    rows = []
+    for denoiser in ("trained",) + (("ideal",) if ideal else ()):
+        for key in (FLAWED, FIXED):
+            rows.append(run_pipeline(key, denoiser, models["fixed" if key == FIXED else "flawed"], data, n, steps,
+                                     guidance_scale, phi if key == FIXED else None, seed, device,
+                                     classifier=classifier, features=features))
+            if log is not None:
+                log(f"  sampled {rows[-1].pipeline.label} ({denoiser} denoiser) in {rows[-1].seconds:.1f} s")
+    if ideal:
+        rows.append(run_pipeline("zsnr_eps", "ideal", None, data, n, steps, guidance_scale, None, seed, device))
+    return rows
 
 
 def _learned(value, spec: str, width: int) -> str:

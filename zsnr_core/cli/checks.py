@@ -1,11 +1,12 @@
 """Checks of the command line's options, run before any sampling or training starts.
 
-Each returns the value to use or raises ValueError naming the option, the bad value and the fix; `__main__` turns
+Each returns the value to use or raises ValueError naming the option, the bad value and the fix; `cli.main` turns
 that into one line on stderr and exit code 2. Paths are probed by really opening them (as root, os.access says
 yes to everything), and nothing that a check creates is left behind.
 """
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 
@@ -112,3 +113,18 @@ def _probe_folder(option: str, given, folder: Path) -> None:
 
 def _has_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
+
+
+def number_in(kind, low, high, fix: str = ""):
+    """An argparse type: `kind` (int or float) in [low, high], with an error that names the range and the fix."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {noun} in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}" + (f"; {fix}" if fix else ""))
+        return value
+    return parse

@@ -1,6 +1,7 @@
 """Starting a ComfyUI checkout in this process on a CPU, and a tiny v-prediction model for it.
 
-Shared by comfyui_checks.py and the benchmarks/comfy_*.py scripts; never imported by the default test run.
+Shared by tests/ (comfyui_checks.py, the server's stand-ins) and benchmarks/; neither imports the other. Never
+imported by the default test run.
 """
 import pathlib
 import sys
