@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..zsnr_core import SPACINGS, dense_sigmas, fewstep_sigmas, spaced_sigmas
+from ..zsnr_core import SPACINGS, fewstep_sigmas, spaced_sigmas
 
 SCHEDULER_PREFIX = "zsnr_"
 
@@ -17,8 +17,7 @@ def spaced(model_sampling, steps, spacing):
     """A Table 2 spacing on the model's own σ table. KSampler asks for steps/denoise sigmas (1500 for 30 steps at
     denoise 0.02); above the model's T the spacings coincide, and the schedule continues finer than one timestep
     (dense_sigmas)."""
-    table = model_sampling.sigmas.detach().cpu()
-    return spaced_sigmas(table, steps, spacing) if steps <= len(table) else dense_sigmas(table, steps)
+    return spaced_sigmas(model_sampling.sigmas.detach().cpu(), steps, spacing)
 
 
 def fewstep(model_sampling, steps):

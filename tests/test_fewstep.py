@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import zsnr_core as z
-from zsnr_core.fewstep import FEWSTEP_RHO, FEWSTEP_T_END, FEWSTEP_T_START
+from zsnr_core.sigma_tables import FEWSTEP_RHO, FEWSTEP_T_END, FEWSTEP_T_START
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,13 @@ def test_ten_calls_reach_the_data_std_within_three_percent(exact_table, sd_zero_
     ddim = gain(z.sample_ddim_sigmas, trailing)
     # measured: +0.0072 (2M, few-step) and -0.2418 (DDIM, trailing: std 0.379)
     assert abs(fewstep) < 0.01 and ddim < -0.2
+
+
+@pytest.mark.parametrize("steps", [981, 1000, 1500])
+def test_more_steps_than_the_spread_holds_are_trailing(exact_table, steps):
+    # KSampler asks for steps/denoise (1000 for 20 steps at denoise 0.02): the few-step spread has 980 timesteps
+    assert torch.equal(z.fewstep_sigmas(exact_table, steps), z.spaced_sigmas(exact_table, steps, "trailing"))
+    assert len(z.fewstep_sigmas(exact_table, 980)) == 981  # the spread's own largest count is still the spread
 
 
 def test_a_rising_schedule_is_refused():

@@ -84,7 +84,7 @@ def test_dense_sigmas_continue_past_T_on_the_tables_curve(zsnr_table, sd_zero_sn
 
 
 def test_dense_sigmas_are_for_counts_above_T_only(zsnr_table):
-    with pytest.raises(ValueError, match=r"n must be >= 1001.*use spaced_sigmas"):
+    with pytest.raises(ValueError, match=r"n must be in \[1001, .*use spaced_sigmas"):
         z.dense_sigmas(zsnr_table, 1000)
 
 
@@ -96,15 +96,30 @@ def test_spaced_sigmas_with_denoise_keep_the_tail_of_a_longer_schedule(zsnr_tabl
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"steps": 0}, r"steps must be in \[1, 1000\]"),
+    ({"steps": 0}, r"steps must be in \[1, 100000\]"),
     ({"steps": 10, "spacing": "trail"}, "spacing must be one of"),
     ({"steps": 10, "denoise": 0.0}, "denoise must be > 0"),
     ({"steps": 10, "denoise": 1.5}, r"denoise must be in \[0.0, 1.0\]"),
-    ({"steps": 600, "denoise": 0.5}, "exceeds the model's 1000 training timesteps; use at most 500"),
+    ({"steps": 600, "denoise": 0.005}, "steps/denoise = 600/0.005 = 120000 steps exceeds 100000"),
 ])
 def test_spaced_sigmas_bad_arguments(zsnr_table, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         z.spaced_sigmas(zsnr_table, **kwargs)
+
+
+@pytest.mark.parametrize("spacing", ["leading", "linspace", "trailing"])
+def test_spaced_sigmas_beyond_T_continue_densely_as_ksampler_asks(zsnr_table, spacing):
+    # KSampler at 30 steps and denoise 0.02 asks for 1500; the tail of dense_sigmas is the only schedule there
+    sigmas = z.spaced_sigmas(zsnr_table, 30, spacing, denoise=0.02)
+    assert torch.equal(sigmas, z.dense_sigmas(zsnr_table, 1500)[-31:])
+    assert torch.equal(z.spaced_sigmas(zsnr_table, 1500, spacing), z.dense_sigmas(zsnr_table, 1500))
+
+
+def test_dense_sigmas_on_an_exact_table_start_at_inf_then_stay_finite_and_descending(zsnr_table):
+    exact = z.sigma_from_alpha_bar(z.alphas_cumprod_from_sigma_table(zsnr_table))  # ends at inf, not the clamp
+    sigmas = z.dense_sigmas(exact, 1500)
+    assert math.isinf(sigmas[0]) and bool(torch.isfinite(sigmas[1:]).all())
+    assert bool((sigmas[1:] < sigmas[:-1]).all())
 
 
 def test_spaced_sigmas_refuses_a_descending_table(zsnr_table):

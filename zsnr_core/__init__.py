@@ -22,7 +22,6 @@ from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
 from .checkpoint_flags import CheckpointFlags, read_checkpoint_flags
 from .errors import EpsilonAtZeroSNRError, UnsupportedModelFamilyError
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
-from .fewstep import fewstep_sigmas, fewstep_timesteps
 from .guidance import rescale_cfg, rescale_factor
 from .losses import diffusion_loss, loss_weight, training_target, v_loss
 from .parametrization import (
@@ -55,6 +54,8 @@ from .sigma_tables import (
     alphas_cumprod_from_sigma_table,
     classify_sigmas,
     dense_sigmas,
+    fewstep_sigmas,
+    fewstep_timesteps,
     spaced_sigmas,
 )
 from .spacing import SPACINGS, timesteps
