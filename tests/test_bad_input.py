@@ -89,9 +89,9 @@ def test_epsilon_prediction_near_zero_snr_is_refused_not_inf():
 
 def test_epsilon_sampler_near_zero_snr_is_refused_before_any_model_call():
     ac = torch.tensor([0.9, 0.5, 1e-300], dtype=torch.float64)
-    # the coefficient is √ᾱ_next·(1/√ᾱ) = √0.5·1e150 = 7.07e149 > float32's 3.4e38
-    with pytest.raises(ValueError, match=r"timestep 2 \(ᾱ = 1e-300\) needs a coefficient of 7.07e\+149, beyond "
-                                         r"torch.float32's range"):
+    # x̂0 = (x_t - √(1-ᾱ)ε̂)/√ᾱ multiplies by 1/√ᾱ = 1e150 > float32's 3.4e38
+    with pytest.raises(ValueError, match=r"timestep 2 \(ᾱ = 1e-300\) multiplies ε-prediction's x̂0 by 1/√ᾱ = "
+                                         r"1e\+150, beyond torch.float32's range"):
         z.sample_ddim(_never_called, X, ac, [2, 1, 0], "epsilon", disable=True)
     # a float64 sample holds that coefficient, and the same numbers are finite there (ill-conditioned, not refused)
     out = z.sample_ddim(lambda x, t: torch.zeros_like(x), X.double(), ac, [2, 1, 0], "epsilon", disable=True)

@@ -96,6 +96,27 @@ def _refuse_singular(prediction_type: str, zero: bool, one: bool, need_eps: bool
         )
 
 
+# The two conversions every sampler step makes, at one ᾱ (a Python float). Unchecked: a sampler checks its inputs
+# once, at its door, and calls these once per step.
+
+def x0_from_output(output: torch.Tensor, x_t: torch.Tensor, alpha_bar: float, prediction_type: str) -> torch.Tensor:
+    """x̂_0 from the model's output: eq. 19 for v (x̂_0 = -v̂ at ᾱ = 0, to the bit); (x_t - √(1-ᾱ)·ε̂)/√ᾱ for ε."""
+    p, q = _x0_coefficients(math.sqrt(alpha_bar), math.sqrt(1.0 - alpha_bar), prediction_type)
+    return _combine(p, x_t, q, output)
+
+
+def eps_from_output(output: torch.Tensor, x_t: torch.Tensor, alpha_bar: float, prediction_type: str) -> torch.Tensor:
+    """ε̂ from the model's output: eq. 17 for v (ε̂ = x_T at ᾱ = 0, to the bit); (x_t - √ᾱ·x̂_0)/√(1-ᾱ) for x_0."""
+    r, s = _eps_coefficients(math.sqrt(alpha_bar), math.sqrt(1.0 - alpha_bar), prediction_type)
+    return _combine(r, x_t, s, output)
+
+
+def eps_from_denoised(x: torch.Tensor, denoised: torch.Tensor, sigma: float) -> torch.Tensor:
+    """ε̂ in σ-space, from x_σ = x̂_0 + σ·ε̂; at σ = inf x is carried as x_T (x_σ itself would be infinite) and
+    ε̂ = x_T, eq. 17 at ᾱ = 0."""
+    return x if math.isinf(sigma) else (x - denoised) / sigma
+
+
 def predict_x0(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """x̂_0 from the model's output: equation (19) for v, exact at ᾱ = 0 where x̂_0 = -v̂."""
     return _convert(model_output, x_t, alpha_bar_t, prediction_type, _x0_coefficients, need_eps=False)
@@ -190,17 +211,6 @@ def alpha_bar_from_sigma(sigma):
         return 1.0 / (1.0 + s * s)
     s = check_float("sigma", sigma, 0.0, math.inf)
     return 1.0 / (1.0 + s * s)
-
-
-def denoised_eps_coefficients(sigma: float) -> tuple[float, float]:
-    """(r, s) with ε̂ = r·x_σ + s·x̂_0 in σ-space: ε̂ = (x_σ - x̂_0)/σ, and ε̂ = x at σ = inf, where x is carried in
-    variance-preserving scale (x = x_T) because x_σ itself would be infinite."""
-    sigma = check_float("sigma", sigma, 0.0, math.inf)
-    if sigma == 0.0:
-        raise ValueError("ε̂ is undefined at σ = 0 (no noise left); evaluate the denoiser only at σ > 0")
-    if math.isinf(sigma):
-        return 1.0, 0.0
-    return 1.0 / sigma, -1.0 / sigma
 
 
 def is_clamped_zero_snr(sigma) -> bool:
