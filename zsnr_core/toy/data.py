@@ -58,7 +58,21 @@ def make_shapes(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> Toy
     return ToyData(images.clamp(-1, 1).float(), labels)
 
 
-BRIGHTNESS_EDGES = (-0.3, 0.3)
+# "Dark" has two meanings here, each with one name: a brightness bucket (a conditioning label: mean below -0.3,
+# about 30 % of the data) and an extreme image (the dark% / bright% metric: mean beyond ±0.6, about 11 % / 13 %).
+BRIGHTNESS_EDGES = (-0.3, 0.3)  # bucket edges: dark < -0.3 <= mid < 0.3 <= bright
+EXTREME_DARK, EXTREME_BRIGHT = -0.6, 0.6  # dark% counts images below -0.6, bright% above 0.6
+
+
+def brightness(images: torch.Tensor) -> torch.Tensor:
+    """Per-image mean over pixels and channels, (N,): the low-frequency signal that leaks at non-zero terminal SNR."""
+    return images.flatten(1).mean(1)
+
+
+def extreme_shares(images: torch.Tensor) -> tuple[float, float]:
+    """(dark, bright): the shares of images whose brightness is below EXTREME_DARK / above EXTREME_BRIGHT."""
+    lum = brightness(images)
+    return float((lum < EXTREME_DARK).double().mean()), float((lum > EXTREME_BRIGHT).double().mean())
 
 
 def brightness_bucket(images: torch.Tensor, edges: tuple[float, float] = BRIGHTNESS_EDGES) -> torch.Tensor:
@@ -66,7 +80,7 @@ def brightness_bucket(images: torch.Tensor, edges: tuple[float, float] = BRIGHTN
     lo, hi = (float(e) for e in edges)
     if not -1.0 <= lo < hi <= 1.0:
         raise ValueError(f"edges must satisfy -1 <= edges[0] < edges[1] <= 1, got {edges}; the default is (-0.3, 0.3)")
-    lum = images.flatten(1).mean(1)  # (N,)
+    lum = brightness(images)  # (N,)
     return (lum >= lo).long() + (lum >= hi).long()
 
 

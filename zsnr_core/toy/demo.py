@@ -15,7 +15,7 @@ import torch
 
 from ..errors import EpsilonAtZeroSNRError
 from .classifier import predict
-from .data import CLASSES, image_grid, make_shapes
+from .data import CLASSES, EXTREME_BRIGHT, EXTREME_DARK, brightness, extreme_shares, image_grid, make_shapes
 from .experiments import asked_classes
 from .ideal import IdealDenoiser
 from .metrics import SampleMetrics, class_accuracy, inception_score, sample_metrics
@@ -86,16 +86,18 @@ def data_scores(n: int, classifier, features) -> tuple[float, float, float]:
 def format_table(rows: list[DemoRow], data, n: int, classifier=None, features=None, scores=None) -> str:
     """The demo's table; with `classifier` the data row also gives the data's own accuracy, IS and toy-FID
     (`scores`, from `data_scores`, if already computed)."""
-    lum = data.images.flatten(1).mean(1)
+    lum = brightness(data.images)
+    dark, bright = extreme_shares(data.images)
     head = (f"{'pipeline':<46} {'denoiser':<8} {'w':>4} {'acc':>5} {'IS':>5} {'FID':>6} {'bright std':>10} {'W1':>6} "
             f"{'dark%':>6} {'bright%':>7} {'sat%':>6} {'FD8':>6}")
     lines = [head, "-" * len(head)]
     acc = inception = fid = None
     if scores is not None or classifier is not None:
         acc, inception, fid = scores or data_scores(n, classifier, features)
-    data_row = (f"{'data (' + str(len(data)) + ' images)':<46} {'':<8} {'':>4} {_learned(acc, '.2f', 5)} "
+    label = f"data ({len(data)} images; scores: {n} fresh)"
+    data_row = (f"{label:<46} {'':<8} {'':>4} {_learned(acc, '.2f', 5)} "
                 f"{_learned(inception, '.2f', 5)} {_learned(fid, '.2f', 6)} {lum.std():>10.3f} {0:>6.3f} "
-                f"{100 * (lum < -0.6).double().mean():>6.1f} {100 * (lum > 0.6).double().mean():>7.1f} "
+                f"{100 * dark:>6.1f} {100 * bright:>7.1f} "
                 f"{0:>6.1f} {fd8_floor(n, data):>6.2f}")
     lines.append(data_row)
     for r in rows:
@@ -111,9 +113,10 @@ def format_table(rows: list[DemoRow], data, n: int, classifier=None, features=No
     lines.append(f"\nacc: share of samples the toy's shape classifier puts in the class they were asked for; IS: its "
                  f"Inception Score (1 to 4);\nFID: Fréchet distance of its penultimate features to the data's "
                  f"(toy-FID); bright std: std of per-image mean\nbrightness; W1: Wasserstein-1 distance to the data's "
-                 f"brightness distribution; dark%/bright%: images with mean below -0.6 /\nabove 0.6; sat%: pixel "
-                 f"values beyond ±1; FD8: Fréchet distance of 8×8-pooled images to the data. The data row: {n} fresh "
-                 f"data\nimages, the ceiling (acc, IS) and floor (FID, FD8) at this sample size.")
+                 f"brightness distribution; dark%/bright%: images with mean below {EXTREME_DARK} /\nabove "
+                 f"{EXTREME_BRIGHT}; sat%: pixel values beyond ±1; FD8: Fréchet distance of 8×8-pooled images to the "
+                 f"data. The data row: brightness\nfrom the {len(data)} reference images; acc, IS, FID and FD8 from "
+                 f"{n} fresh data images, the ceiling (acc, IS) and floor\n(FID, FD8) at this sample size.")
     return "\n".join(lines)
 
 
@@ -139,7 +142,7 @@ def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32,
     fig = Figure(figsize=(15, 4.2 * (len(shown) // 2)))
     axes = fig.subplots(len(shown) // 2, 3, squeeze=False, gridspec_kw={"width_ratios": [1.25, 1.25, 1]})
     bins = torch.linspace(-1, 1, 41).numpy()
-    lum_data = data.images.flatten(1).mean(1).numpy()
+    lum_data = brightness(data.images).numpy()
     side = data.images.shape[-1] + 1
     for row_axes, pair in zip(axes, [shown[i:i + 2] for i in range(0, len(shown) - 1, 2)]):
         for ax, r in zip(row_axes[:2], pair):
@@ -157,7 +160,7 @@ def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32,
         hist = row_axes[2]
         hist.hist(lum_data, bins=bins, density=True, color="0.75", label="data")
         for r, colour in zip(pair, ("tab:red", "tab:blue")):
-            hist.hist(r.samples.flatten(1).mean(1).numpy(), bins=bins, density=True, histtype="step", lw=2,
+            hist.hist(brightness(r.samples).numpy(), bins=bins, density=True, histtype="step", lw=2,
                       color=colour, label=f"{'flawed' if r.key == FLAWED else 'fixed'} (W1 {r.metrics.w1:.3f})")
         hist.set_xlabel("per-image mean brightness")
         hist.set_ylabel("density")

@@ -3,7 +3,8 @@
 All take images in the data's range [-1, 1] of shape (N, C, H, W).
 - brightness: per-image mean over pixels and channels; the low-frequency signal that leaks at non-zero terminal SNR.
 - W1: 1-D Wasserstein distance between the sample's and the data's brightness distributions (same units).
-- dark / bright: fraction of images whose brightness is below -0.6 / above 0.6 (about 11 % / 13 % of the data).
+- dark / bright: fraction of extreme images, brightness below -0.6 / above 0.6 (about 11 % / 13 % of the data;
+  data.EXTREME_DARK / EXTREME_BRIGHT, not the -0.3 / 0.3 edges of the brightness buckets).
 - saturated: fraction of pixel values beyond ±1, i.e. clipped when shown; guidance over-exposure shows up here.
 - FD₈: Fréchet distance between Gaussian fits of the images average-pooled to 8 × 8 (192 numbers for RGB): how
   well the samples match the data's coarse layout, colour and brightness, mean and covariance together. It is an
@@ -23,12 +24,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .classifier import predict
+from .data import EXTREME_BRIGHT, EXTREME_DARK, brightness, extreme_shares
 
-DARK, BRIGHT = -0.6, 0.6
-
-
-def brightness(images: torch.Tensor) -> torch.Tensor:
-    return images.flatten(1).mean(1)
+DARK, BRIGHT = EXTREME_DARK, EXTREME_BRIGHT  # the names of 0.1
 
 
 def wasserstein1(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -112,13 +110,14 @@ def sample_metrics(samples: torch.Tensor, data_images: torch.Tensor, asked: torc
         if asked is not None:
             learned["accuracy"] = class_accuracy(probs, asked)
     lum, ref = brightness(samples), brightness(data_images)
+    dark, bright = extreme_shares(samples)
     return SampleMetrics(
         n=samples.shape[0],
         brightness_mean=float(lum.mean()),
         brightness_std=float(lum.std()),
         w1=wasserstein1(lum, ref),
-        dark=float((lum < DARK).double().mean()),
-        bright=float((lum > BRIGHT).double().mean()),
+        dark=dark,
+        bright=bright,
         saturated=float((samples.abs() > 1).double().mean()),
         fd8=frechet_distance8(samples, data_images),
         **learned,
