@@ -59,32 +59,31 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "harness"))
 sys.path.insert(0, str(ROOT))
 from comfyui_env import start_comfyui, tiny_vpred_model
+from fewstep_scoring import (
+    CATEGORIES,
+    MU,
+    OUR_LABELS,
+    SCALES,
+    angle_sigmas,
+    category,
+    gaussian_errors,
+    markdown_table,
+    ranked,
+    standard_noise,
+)
 
 import zsnr_core as z
 from zsnr_core.denoisers import vp_input
-from zsnr_core.toy import IdealDenoiser, make_shapes
+from zsnr_core.toy import IdealDenoiser, gaussian_denoiser, make_shapes
 from zsnr_core.toy.metrics import brightness, frechet_distance8, wasserstein1
 
-MU, SCALES = 0.3, (0.25, 0.5, 1.0, 2.0)  # the Gaussian data sets, one per batch item
-OLD_S = 1  # the item of the first edition's single data set, s = 0.5
 # (label, our SAMPLER node, the same sampler in zsnr_core, our KSampler scheduler, the same sigmas from the core, from
 # σ = inf where ComfyUI's start at the clamp's 4518.76); every label starts with "ours"
 OURS = [("ours: dpmpp_2m_zsnr × zsnr_fewstep", "ZSNR_DPMPP2MSampler", z.sample_dpmpp_2m_sigmas, "zsnr_fewstep",
          z.fewstep_sigmas)]
-OUR_LABELS = [o[0] for o in OURS]
+assert [o[0] for o in OURS] == OUR_LABELS
 
 
-def category(key: str) -> str:
-    """Whose parts a combination uses: "ours" (our sampler: a zsnr_* KSampler entry or an OURS row), "schedule"
-    (a built-in sampler with a zsnr_* scheduler) or "built-in" (both ComfyUI's)."""
-    if key in OUR_LABELS or key.startswith("zsnr_"):
-        return "ours"
-    return "schedule" if key.split(" × ")[1].startswith("zsnr_") else "built-in"
-
-
-CATEGORIES = {"built-in": "best built-in sampler × built-in scheduler",
-              "schedule": "best built-in sampler × zsnr_* scheduler",
-              "ours": "best of our samplers × any scheduler"}
 SKIP = {"dpm_adaptive"}  # adaptive step size: its call count is not set by steps
 SLOW_SDE = ("dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde")  # Brownian-tree noise: minutes each
 POPULAR = [("euler", "karras"), ("euler", "zsnr_trailing"), ("dpmpp_2m", "karras"), ("dpmpp_2m", "zsnr_trailing"),
@@ -106,29 +105,6 @@ class ExactModel:
         return self.denoise(x, sigma)
 
 
-def gaussian_x0(x, sigma):
-    sg = sigma.view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
-    s = torch.tensor(SCALES, dtype=x.dtype, device=x.device).view(-1, *([1] * (x.ndim - 1)))
-    return torch.where(torch.isinf(sg), MU, MU + s * s / (s * s + sg * sg) * (x - MU))
-
-
-def gaussian_errors(out):
-    """(worst over the data sets of max(|mean - μ|, |std - s|)/s, |std - 0.5|/0.5 of the s = 0.5 set)."""
-    if not torch.isfinite(out).all():
-        return math.inf, math.inf
-    out = out.double().flatten(1)
-    s = torch.tensor(SCALES, dtype=torch.float64)
-    err = torch.maximum((out.mean(1) - MU).abs(), (out.std(1) - s).abs()) / s
-    return err.max().item(), abs(out[OLD_S].std().item() - SCALES[OLD_S]) / SCALES[OLD_S]
-
-
-def angle_sigmas(steps, sigma_min):
-    """inf, then σ = 1/tan(θ) for θ uniform from 0 to arctan(1/sigma_min) (the angle of √ᾱ = sin θ), then 0."""
-    theta = torch.linspace(0, math.atan(1 / sigma_min), steps, dtype=torch.float64)[1:]
-    inf, zero = torch.tensor([math.inf, 0.0], dtype=torch.float64).split(1)
-    return torch.cat([inf, 1 / torch.tan(theta), zero])
-
-
 def per_sample_rms(a, b):
     return (a.double() - b.double()).flatten(1).pow(2).mean(1).sqrt()
 
@@ -137,12 +113,6 @@ def toy_x0(ideal):
     def denoise(x, sigma):  # at the sampler's continuous σ, not the nearest training timestep
         return ideal.denoise(*vp_input(x, sigma))
     return denoise
-
-
-def standard_noise(shape, seed):
-    """Noise standardised to mean 0, std 1 per batch item."""
-    n = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).flatten(1)
-    return ((n - n.mean(1, keepdim=True)) / n.std(1, keepdim=True)).view(shape).float()
 
 
 class Bench:
@@ -224,6 +194,7 @@ def main() -> int:
 
     # --- Gaussian ---------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
+    gaussian_x0 = gaussian_denoiser(MU, SCALES)  # one data set per batch item
     exact.denoise = gaussian_x0
     noise = standard_noise((len(SCALES), 4, 64, 64), seed=0)
     errors = {}
@@ -329,11 +300,6 @@ def main() -> int:
     return 0
 
 
-def ranked(scores: dict, budget: int):
-    rows = [(v[str(budget)], k) for k, v in scores.items() if str(budget) in v]
-    return sorted(rows, key=lambda r: (math.isnan(r[0]), r[0]))
-
-
 def print_ranking(scores: dict, calls, label: str, top: int = 8) -> None:
     for budget in calls:
         rows = ranked(scores, budget)
@@ -346,38 +312,6 @@ def print_ranking(scores: dict, calls, label: str, top: int = 8) -> None:
                 print(f"  {k}: {v:.4f} (rank {i + 1} of {len(rows)})")
         for v, k in rows[:top]:
             print(f"  {v:9.4f}  {k}")
-
-
-def markdown_table(results: dict) -> str:
-    """The README's table, from the results JSON: per call budget, ours, the best of each category, rank."""
-    calls = results["config"]["calls"]
-    label = OUR_LABELS[0]
-    rows = [("| model calls | " + " | ".join(str(b) for b in calls) + " |"), "|---|" + "---|" * len(calls)]
-
-    def cell(scores, budget, key=None, fmt="{:.2%}"):
-        if key is None:
-            return fmt.format(scores[label][str(budget)])
-        return f"{fmt.format(scores[key][str(budget)])} ({key})" if key in scores and str(budget) in scores[key] \
-            else "-"
-
-    def best(scores, budget, cat):
-        rows_ = [(v, k) for v, k in ranked(scores, budget) if category(k) == cat]
-        return rows_[0][1] if rows_ else None
-
-    parts = [("Gaussian, worst of s = 0.25…2", "{:.2%}", results["gaussian"]),
-             ("Gaussian s = 0.5 alone, \\|std − 0.5\\|/0.5", "{:.2%}", results["gaussian_s05"])]
-    if results.get("toy_ode"):
-        parts += [("toy ODE error (RMS to the exact endpoint)", "{:.4f}", results["toy_ode"]),
-                  (f"toy brightness W1 (exact endpoints: {results['toy_floor'][0]:.3f})", "{:.3f}",
-                   {k: {b: v[0] for b, v in d.items()} for k, d in results["toy"].items()})]
-    for title, fmt, scores in parts:
-        rows.append(f"| {title}: **ours** ({label[6:]}) | " + " | ".join(f"**{cell(scores, b, fmt=fmt)}**"
-                                                                         for b in calls) + " |")
-        for cat, name in CATEGORIES.items():
-            rows.append(f"| {name} | " + " | ".join(cell(scores, b, best(scores, b, cat), fmt) for b in calls) + " |")
-        rows.append("| rank of ours | " + " | ".join(
-            f"{[k for _, k in ranked(scores, b)].index(label) + 1} of {len(ranked(scores, b))}" for b in calls) + " |")
-    return "\n".join(rows)
 
 
 def save_figure(results, calls, path) -> None:

@@ -6,6 +6,7 @@ import torch
 
 import zsnr_core as z
 from zsnr_core.sigma_tables import FEWSTEP_RHO, FEWSTEP_T_END, FEWSTEP_T_START
+from zsnr_core.toy import gaussian_denoiser
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +78,7 @@ def test_bad_arguments_are_named(sd_zero_snr_ac, kwargs, match):
 
 def gain(sampler, sigmas, mu=0.3, s=0.5):
     """std(output)/s - 1 on x0 ~ N(μ, s²): the samplers are linear in x_T here, so x_T = 1 gives the gain exactly."""
-    def denoiser(x, sigma):
-        sg = sigma.view(-1, 1).to(x.dtype)
-        return torch.where(torch.isinf(sg), mu, mu + s * s / (s * s + sg * sg) * (x - mu))
+    denoiser = gaussian_denoiser(mu, s)
     out = sampler(denoiser, torch.ones(1, 1, dtype=torch.float64), sigmas)
     mean = sampler(denoiser, torch.zeros(1, 1, dtype=torch.float64), sigmas)
     return (out - mean).item() / s - 1

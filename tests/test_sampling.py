@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import zsnr_core as z
+from zsnr_core.toy import gaussian_model
 
 
 def point_model(x0_star, ac, kind):
@@ -20,12 +21,8 @@ def point_model(x0_star, ac, kind):
 
 
 def gaussian_v_model(s, ac):
-    """The exact v-model for data x0 ~ N(0, s²I): E[x0 | x_t] = √ᾱ·s²/(ᾱs² + 1 - ᾱ)·x_t."""
-    def model(x_t, t):
-        ab = ac[t.cpu()].to(x_t.device, x_t.dtype).view(-1, *([1] * (x_t.ndim - 1)))
-        x0 = ab.sqrt() * s * s / (ab * s * s + 1 - ab) * x_t
-        return (ab.sqrt() * x_t - x0) / (1 - ab).sqrt()
-    return model
+    """The exact v-model for data x0 ~ N(0, s²I)."""
+    return gaussian_model(0.0, s, ac, "v_prediction")
 
 
 class Recorder:

@@ -7,16 +7,14 @@ import torch
 
 import zsnr_core as z
 from zsnr_core.sampling_dpmpp import dpmpp_2m_weights
+from zsnr_core.toy import gaussian_denoiser
 
 MU, S = 0.3, 0.5  # the closed-form benchmark: x0 ~ N(μ, s²) per element
 
 
-def gaussian_denoiser(mu=MU, s=S):
+def exact_denoiser():
     """The exact x̂0(x_σ, σ) = μ + s²/(s²+σ²)·(x_σ - μ) of x0 ~ N(μ, s²); E[x0] = μ at σ = inf."""
-    def denoiser(x, sigma):
-        sg = sigma.view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
-        return torch.where(torch.isinf(sg), mu, mu + s * s / (s * s + sg * sg) * (x - mu))
-    return denoiser
+    return gaussian_denoiser(MU, S)
 
 
 def nonlinear_denoiser(x, sigma):
@@ -73,7 +71,7 @@ def test_exact_start_from_infinite_sigma_and_ddim_until_the_correction_starts():
     x_T = _noise(seed=2, dtype=torch.float64)
     seen = {"2m": [], "ddim": []}
     for name, sampler in (("2m", z.sample_dpmpp_2m_sigmas), ("ddim", z.sample_ddim_sigmas)):
-        sampler(gaussian_denoiser(), x_T, sigmas, callback=seen[name].append)
+        sampler(exact_denoiser(), x_T, sigmas, callback=seen[name].append)
     seen = {k: [d["x"] for d in v] for k, v in seen.items()}
     assert torch.equal(seen["2m"][0], x_T)
     assert torch.allclose(seen["2m"][1], MU + 30.0 * x_T, atol=1e-13)  # x̂0 = E[x0] = μ at SNR 0, ε̂ = x_T
@@ -102,7 +100,7 @@ def _order_errors(sampler, counts, sigma_max=20.0, sigma_min=0.05):
     errors = []
     for n in counts:
         sigmas = torch.logspace(math.log10(sigma_max), math.log10(sigma_min), n + 1, dtype=torch.float64)
-        errors.append((sampler(gaussian_denoiser(), x, sigmas) - exact).abs().max().item())
+        errors.append((sampler(exact_denoiser(), x, sigmas) - exact).abs().max().item())
     return errors
 
 
@@ -125,7 +123,7 @@ def test_sigmas_as_given_on_the_device_with_k_diffusion_keys(device):
     def model(x, sigma):
         assert sigma.shape == (x.shape[0],) and sigma.device.type == device.type
         seen_sigmas.append(sigma[0].item())
-        return gaussian_denoiser()(x, sigma)
+        return exact_denoiser()(x, sigma)
 
     out = z.sample_dpmpp_2m_sigmas(model, _noise(device=device), sigmas, callback=lambda d: keys.append(set(d)))
     assert seen_sigmas == [math.inf, 12.0, 3.0, 0.4] and out.device.type == device.type

@@ -20,8 +20,8 @@ except ModuleNotFoundError as _err:
 
 from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
 from .checkpoint_flags import CheckpointFlags, read_checkpoint_flags
-from .errors import EpsilonAtZeroSNRError, UnsupportedModelFamilyError
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
+from .errors import EpsilonAtZeroSNRError, UnsupportedModelFamilyError
 from .guidance import rescale_cfg, rescale_factor
 from .losses import diffusion_loss, loss_weight, training_target, v_loss
 from .parametrization import (
@@ -63,7 +63,7 @@ from .spacing import SPACINGS, timesteps
 __version__ = "0.1.0"
 
 __all__ = [
-    "CFG_SPACES", "EpsilonAtZeroSNRError", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "CheckpointFlags",
+    "CFG_SPACES", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "CheckpointFlags", "EpsilonAtZeroSNRError",
     "SpacingReport", "TerminalSNRReport", "UnsupportedModelFamilyError", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod",
     "alphas_cumprod_from_sigma_table", "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients",
     "ddim_coefficients", "denoiser_from_model", "dense_sigmas", "diffusion_loss", "exact_zero_snr_start",

@@ -13,7 +13,7 @@ Layers (each imports only from those above it in this list, and from the core):
 from .classifier import ShapeClassifier, load_classifier, train_classifier
 from .data import BRIGHTNESS_CLASSES, CLASSES, ToyData, brightness_bucket, image_grid, label_by_brightness, make_shapes
 from .experiments import brightness_guidance, shape_scores
-from .ideal import IdealDenoiser
+from .ideal import IdealDenoiser, gaussian_denoiser, gaussian_model, gaussian_posterior_mean
 from .metrics import (
                       SampleMetrics,
                       brightness,
@@ -44,7 +44,8 @@ __all__ = [
     "BRIGHTNESS_CLASSES", "CLASSES", "FIXED", "FLAWED", "MODELS", "PIPELINES", "WEIGHTS_DIR", "IdealDenoiser",
     "Pipeline", "SampleMetrics", "ShapeClassifier", "TinyUNet", "ToyData", "TrainConfig", "TrainResult",
     "brightness", "brightness_bucket", "brightness_guidance", "class_accuracy", "evaluate", "export_weights",
-    "fid_floor", "frechet_distance", "frechet_distance8", "image_grid", "inception_score", "label_by_brightness",
+    "fid_floor", "frechet_distance", "frechet_distance8", "gaussian_denoiser", "gaussian_model",
+    "gaussian_posterior_mean", "image_grid", "inception_score", "label_by_brightness",
     "load_classifier", "load_model", "load_models", "make_shapes", "reference_data", "reference_features", "sample",
     "sample_metrics", "schedule", "shape_scores", "shipped_classifier", "train", "train_classifier", "train_models",
     "wasserstein1",

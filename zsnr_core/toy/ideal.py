@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import alpha_bar_vector, check_choice
+from ..denoisers import vp_input
 from ..parametrization import PREDICTION_TYPES, predict_eps, predict_v
 
 
@@ -51,8 +52,43 @@ class IdealDenoiser:
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         ab = self.alphas_cumprod[t.cpu()]
-        x0 = self.denoise(x_t, ab, labels)
-        if self.prediction_type == "sample":
-            return x0
-        convert = predict_eps if self.prediction_type == "epsilon" else predict_v
-        return convert(x0, x_t, ab, "sample")
+        return as_prediction(self.denoise(x_t, ab, labels), x_t, ab, self.prediction_type)
+
+
+def gaussian_posterior_mean(x_t: torch.Tensor, alpha_bar, mean: float, std) -> torch.Tensor:
+    """E[x_0 | x_t] for data x_0 ~ N(mean, std²) per element: μ + √ᾱ·s²/(ᾱs² + 1 - ᾱ)·(x_t - √ᾱ·μ), exactly μ at
+    ᾱ = 0. `alpha_bar` is a float or one per sample (B,); `std` a float or one per sample (a sequence of B). The
+    closed form behind the library's exactness tests: sampling it from SNR = 0 must return N(μ, s²) exactly."""
+    view = (-1,) + (1,) * (x_t.ndim - 1)
+    ab = torch.as_tensor(alpha_bar, dtype=torch.float64).to(x_t.device).reshape(-1).view(view).to(x_t.dtype)
+    s2 = torch.as_tensor(std, dtype=torch.float64).to(x_t.device).reshape(-1).view(view).to(x_t.dtype) ** 2
+    a = ab.sqrt()
+    return mean + a * s2 / (ab * s2 + 1 - ab) * (x_t - a * mean)
+
+
+def gaussian_denoiser(mean: float, std):
+    """The exact σ-space denoiser x̂_0(x_σ, σ) = μ + s²/(s² + σ²)·(x_σ - μ) of N(mean, std²), μ at σ = inf (where x
+    is carried as x_T, as zsnr_core's σ-space samplers do): `gaussian_posterior_mean` seen through vp_input."""
+    def denoiser(x: torch.Tensor, sigma, **kwargs) -> torch.Tensor:
+        x_t, ab = vp_input(x, sigma)
+        return gaussian_posterior_mean(x_t, ab, mean, std)
+    return denoiser
+
+
+def gaussian_model(mean: float, std, alphas_cumprod, prediction_type: str = "v_prediction"):
+    """The exact discrete-time model `model(x_t, t)` of N(mean, std²) under a schedule: its ε̂, v̂ or x̂_0."""
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    ac = alpha_bar_vector(alphas_cumprod)
+
+    def model(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ab = ac[t.cpu()]
+        return as_prediction(gaussian_posterior_mean(x_t, ab, mean, std), x_t, ab, prediction_type)
+    return model
+
+
+def as_prediction(x0: torch.Tensor, x_t: torch.Tensor, alpha_bar, prediction_type: str) -> torch.Tensor:
+    """What a model of `prediction_type` outputs when its x̂_0 is `x0`: x̂_0 itself, ε̂ or v̂ (eqs. 17, 19 inverted)."""
+    if prediction_type == "sample":
+        return x0
+    convert = predict_eps if prediction_type == "epsilon" else predict_v
+    return convert(x0, x_t, alpha_bar, "sample")
