@@ -2,7 +2,7 @@
 
     COMFYUI_PATH=/path/to/ComfyUI python benchmarks/fewstep_benchmark.py [--calls 5 10 25] [--toy-n 64]
         [--toy-data 256] [--no-toy] [--json benchmarks/fewstep_results.json] [--figure benchmarks/fewstep_benchmark.png]
-    python benchmarks/fewstep_benchmark.py --table    # the README's table from the JSON, without ComfyUI
+    python benchmarks/fewstep_benchmark.py --table    # the table of docs/fewstep.md from the JSON, without ComfyUI
 
 Both benchmarks run ComfyUI's own samplers (comfy.samplers.sampler_object(name).sample, which scales the noise and
 calls the k-diffusion function, as CFGGuider does for a txt2img run at cfg 1) on sigmas from its
@@ -29,7 +29,7 @@ each budget (heun-type samplers use 2 per step); calls are counted, not assumed.
 with zsnr_fewstep, through ComfyUI, and zsnr_core.sample_dpmpp_2m_sigmas from σ = inf directly (equal).
 Our other KSampler entries (zsnr_dpmpp_2m, zsnr_ddim, zsnr_ddpm) run with every scheduler like the built-ins and
 are ranked as ours. Writes every number as JSON and a figure (PNG) for notebook 4; prints rankings, timings and the
-README's table.
+table of docs/fewstep.md.
 
 How zsnr_core.fewstep_sigmas got its defaults (t_start 980, t_end 2, ρ 7). A sweep of (t_start, t_end, ρ) with
 sample_dpmpp_2m_sigmas and this benchmark's exact denoisers in its first edition (Gaussian x0 ~ N(0.3, 0.5²): the
@@ -161,7 +161,7 @@ def main() -> int:
     parser.add_argument("--toy-sde", action="store_true", help="also run the Brownian-tree SDE samplers on the toy")
     parser.add_argument("--json", type=pathlib.Path, default=ROOT / "benchmarks" / "fewstep_results.json")
     parser.add_argument("--figure", type=pathlib.Path, default=ROOT / "benchmarks" / "fewstep_benchmark.png")
-    parser.add_argument("--table", action="store_true", help="print the README table from --json and stop")
+    parser.add_argument("--table", action="store_true", help="print the table of docs/fewstep.md from --json and stop")
     parser.add_argument("--figure-only", action="store_true", help="redraw --figure from --json and stop")
     args = parser.parse_args()
     if args.table:

@@ -57,7 +57,7 @@ def ranked(scores: dict, budget: int):
 
 
 def markdown_table(results: dict) -> str:
-    """The README's table, from the results JSON: per call budget, ours, the best of each category, rank."""
+    """The table of docs/fewstep.md, from the results JSON: per call budget, ours, the best of each category, rank."""
     calls = results["config"]["calls"]
     label = OUR_LABELS[0]
     rows = [("| model calls | " + " | ".join(str(b) for b in calls) + " |"), "|---|" + "---|" * len(calls)]

@@ -1,4 +1,4 @@
-"""What bad input gets: one test per row of README's table "What bad input gets".
+"""What bad input gets: one test per row of the table "What bad input gets" in docs/library.md.
 
 Library calls raise an error naming the value, the allowed range and the fix; the command line prints one message,
 exits with code 2 and never shows a traceback; paths are checked before any sampling or training.
