@@ -258,3 +258,40 @@ def test_cli_without_torch_says_how_to_install_it(tmp_path):
     imp = subprocess.run([sys.executable, "-c", "import zsnr_core"], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=120, check=False)
     assert imp.returncode == 1 and "ModuleNotFoundError: zsnr_core needs PyTorch" in imp.stderr
+
+
+# --- the third reliability pass: options that do nothing, --set types, paths ------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--train-steps", "5"], "--train-steps does nothing without --train; add --train or drop --train-steps"),
+    (["--train-dir", "elsewhere"], "--train-dir does nothing without --train"),
+    (["--no-figure", "--out", "x.png"], "--out and --no-figure exclude each other"),
+    (["--out", ".png"], "got '.png'; for example 'zsnr_demo.png'"),
+    (["--out", "a" * 300 + ".png"], "not a usable path (File name too long); choose a shorter one"),
+    (["--weights", ""], "--weights is empty; give the folder that holds the models"),
+])
+def test_cli_demo_options_that_cannot_work_are_refused_before_sampling(args, message, capsys, monkeypatch):
+    monkeypatch.setattr("zsnr_core.toy.demo.run_pipeline", _never_called)
+    assert message in _cli_error(["demo", *args, "--device", "cpu"], capsys)
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("seed=1.5", "--set seed: must be int (as JSON: 64), got 1.5"),
+    ('brightness_condition="yes"', '--set brightness_condition: must be bool (as JSON: true or false), got "yes"'),
+    ("steps=5", "--set steps=5: the step count has its own option; use --steps 5"),
+    ("lr=true", "--set lr: must be float"),
+    ("widths=[32, 60]", "widths must be a tuple of positive multiples of 8"),
+])
+def test_cli_set_fields_are_type_and_range_checked_before_training(pair, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("zsnr_core.toy.zoo.train_models", _never_called)
+    assert message in _cli_error(["train", "--out", str(tmp_path / "m"), "--set", pair, "--device", "cpu"], capsys)
+    assert not (tmp_path / "m").exists()
+
+
+def test_cli_write_probes_of_parallel_checks_do_not_collide(tmp_path):
+    # each check creates and removes a file of its own name in the folder; 40 at once never see "cannot write"
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda i: _cli_checks.output_dir("--out", tmp_path), range(40)))
+    assert done == [tmp_path] * 40 and list(tmp_path.iterdir()) == []

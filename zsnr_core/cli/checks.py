@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -37,8 +39,25 @@ def device(option: str, name: str):
     return dev
 
 
+def needs(args, option: str, given: bool, dependents: dict) -> None:
+    """Refuse options that do nothing without `option` (dependents: {name: was it given})."""
+    for name, used in dependents.items():
+        if used and not given:
+            raise ValueError(f"{name} does nothing without {option}; add {option} or drop {name}")
+
+
+def excludes(args, option: str, given: bool, others: dict) -> None:
+    """Refuse options that `option` makes pointless (others: {name: was it given})."""
+    for name, used in others.items():
+        if used and given:
+            raise ValueError(f"{name} and {option} exclude each other; drop one of them")
+
+
 def weights_dir(option: str, path, names) -> Path:
     """A folder holding NAME.safetensors as a file for every name (the layout `train --out DIR` writes)."""
+    if not str(path).strip():
+        raise ValueError(f"{option} is empty; give the folder that holds the models, or leave {option} out for the "
+                         "shipped ones")
     p = Path(path)
     files = " and ".join(f"{n}.safetensors" for n in names)
     if not p.exists():
@@ -79,11 +98,16 @@ def figure_path(option: str, out, explicit: bool) -> Path | None:
                              "pip install matplotlib (or the [demo] extra), or pass --no-figure")
         return None
     p = Path(out)
-    if p.is_dir():
-        p = p / DEFAULT_FIGURE_NAME
+    try:
+        if p.is_dir():
+            p = p / DEFAULT_FIGURE_NAME
+    except OSError as err:  # a name too long for the file system, say
+        raise ValueError(f"{option} {str(out)[:60]!r}…: not a usable path ({err.strerror}); choose a shorter one") from None
     if p.suffix.lower() not in FIGURE_SUFFIXES:
+        stem = "" if p.name.lower() in FIGURE_SUFFIXES else p.name  # ".png" is a suffix without a name
+        example = p.with_name((stem or Path(DEFAULT_FIGURE_NAME).stem) + ".png")
         raise ValueError(f"{option} must name a {', '.join(FIGURE_SUFFIXES)} file or an existing folder, got "
-                         f"{str(out)!r}; for example {str(p.with_name(p.name + '.png'))!r}")
+                         f"{str(out)!r}; for example {str(example)!r}")
     if not p.parent.is_dir():
         what = "is a file" if p.parent.exists() else "does not exist"
         raise ValueError(f"{option} {out}: the folder {str(p.parent)!r} {what}; create the folder first "
@@ -102,11 +126,12 @@ def figure_path(option: str, out, explicit: bool) -> Path | None:
 
 
 def _probe_folder(option: str, given, folder: Path) -> None:
-    probe = folder / ".zsnr_write_probe"
+    """Really create (then remove) a file in `folder`: a name of its own, so that processes checking the same
+    folder at once do not remove each other's probe."""
     try:
-        with open(probe, "wb"):
-            pass
-        probe.unlink()
+        fd, name = tempfile.mkstemp(prefix=".zsnr_write_probe_", dir=folder)
+        os.close(fd)
+        os.unlink(name)
     except OSError as err:
         raise ValueError(f"{option} {given}: cannot write into {folder} ({err.strerror}); choose another path") from None
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from . import checks
 from .checks import number_in
 
+TRAIN_DIR = "zsnr_models"
+
 
 def run(args) -> int:
     # every option is checked before anything is trained or sampled
@@ -24,6 +26,9 @@ def run(args) -> int:
     )
 
     device = checks.device("--device", args.device)
+    checks.needs(args, "--train", args.train, {"--train-dir": args.train_dir != TRAIN_DIR,
+                                                "--train-steps": args.train_steps is not None})
+    checks.excludes(args, "--no-figure", args.no_figure, {"--out": args.out is not None})
     if args.train and args.weights is not None:
         raise ValueError(f"--weights {args.weights} and --train exclude each other: --train samples the models it "
                          "trains into --train-dir; drop one of them")
@@ -85,7 +90,7 @@ def register(sub):
                    help="load --weights without checking them against their folder's manifest.json (sha256)")
     p.add_argument("--train", action="store_true", help="train both models from scratch first (minutes on a GPU, "
                    "hours on a CPU); an interrupted run in --train-dir resumes")
-    p.add_argument("--train-dir", default="zsnr_models", help="where --train writes its models (zsnr_models)")
+    p.add_argument("--train-dir", default=TRAIN_DIR, help=f"where --train writes its models ({TRAIN_DIR})")
     p.add_argument("--train-steps", type=number_in(int, 1, 10_000_000), default=None,
                    help="training steps per model with --train (default: the shipped models' count)")
     p.add_argument("--device", default="auto", help="auto (cuda when there is one), cpu, cuda or cuda:N")

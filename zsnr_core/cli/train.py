@@ -21,27 +21,43 @@ def run_train(args) -> int:
     return 0
 
 
+# What each TrainConfig field's annotation admits from JSON; "steps" has its own option (--steps).
+_JSON_KINDS = {"int": (int,), "float": (int, float), "bool": (bool,), "float | None": (int, float, type(None)),
+               "tuple[int, ...]": (list,)}
+
+
 def overrides(pairs: list[str]) -> dict:
-    """--set KEY=VALUE pairs as TrainConfig fields, VALUE read as JSON (2e-3, true, [32, 64], null)."""
+    """--set KEY=VALUE pairs as TrainConfig fields, VALUE read as JSON (2e-3, true, [32, 64], null), each checked for
+    its type here and for its range by TrainConfig itself, before any training starts."""
     from ..toy.train import TrainConfig
 
-    known = sorted(f.name for f in fields(TrainConfig) if f.name not in ("name", "zero_snr", "prediction_type"))
+    kinds = {f.name: f.type for f in fields(TrainConfig)
+             if f.name not in ("name", "zero_snr", "prediction_type", "steps")}
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or key not in known:
-            raise ValueError(f"--set takes KEY=VALUE with KEY one of {', '.join(known)}, got {pair!r}")
+        if key == "steps":
+            raise ValueError(f"--set {pair}: the step count has its own option; use --steps {value or 'N'}")
+        if not sep or key not in kinds:
+            raise ValueError(f"--set takes KEY=VALUE with KEY one of {', '.join(sorted(kinds))}, got {pair!r}")
         try:
-            out[key] = json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError:
             raise ValueError(f"--set {key}: VALUE must be JSON (2e-3, true, [32, 64, 64], null), got {value!r}") from None
-        if key == "widths" and isinstance(out[key], list):
-            out[key] = tuple(out[key])
+        allowed = _JSON_KINDS.get(kinds[key], (object,))
+        if not isinstance(parsed, allowed) or (isinstance(parsed, bool) and bool not in allowed):
+            raise ValueError(f"--set {key}: must be {kinds[key]} (as JSON: {_example(kinds[key])}), got {value}")
+        out[key] = tuple(parsed) if kinds[key].startswith("tuple") else parsed
     try:  # the config's own checks, before any training starts
         replace(TrainConfig("check", True, "v_prediction"), **out)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ValueError(f"--set: {err}") from None
     return out
+
+
+def _example(kind: str) -> str:
+    return {"int": "64", "float": "2e-3", "bool": "true or false", "float | None": "5 or null",
+            "tuple[int, ...]": "[32, 64, 64]"}.get(kind, kind)
 
 
 def run_train_classifier(args) -> int:
