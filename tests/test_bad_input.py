@@ -45,7 +45,7 @@ def re_shape(shape) -> str:
 
 
 def test_forward_process_refuses_noise_of_another_shape():
-    with pytest.raises(ValueError, match=r"noise must have the shape of x \(2, 4, 8, 8\), got \(1, 4, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"noise must have the shape of x0 \(2, 4, 8, 8\), got \(1, 4, 8, 8\)"):
         z.add_noise(X, torch.zeros(1, 4, 8, 8), 0.5)
     with pytest.raises(ValueError, match=r"noise must have the shape"):
         z.v_target(X, torch.zeros(2, 4, 8, 1), 0.5)
@@ -295,3 +295,82 @@ def test_cli_write_probes_of_parallel_checks_do_not_collide(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         done = list(pool.map(lambda i: _cli_checks.output_dir("--out", tmp_path), range(40)))
     assert done == [tmp_path] * 40 and list(tmp_path.iterdir()) == []
+
+
+# --- the third reliability pass: the library ------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(2, 4, 8, 1), (1, 4, 8, 8), (4, 8, 8)])
+@pytest.mark.parametrize("loss", ["diffusion_loss", "v_loss"])
+def test_losses_never_broadcast_a_prediction(loss, shape):
+    with pytest.raises(ValueError, match=rf"model_output must have the shape of x0 \(2, 4, 8, 8\), got {re_shape(shape)}"):
+        getattr(z, loss)(torch.zeros(shape), X, torch.randn_like(X), 0.5)
+
+
+def test_losses_refuse_noise_of_another_shape_and_an_empty_batch():
+    with pytest.raises(ValueError, match=r"noise must have the shape of x0 \(2, 4, 8, 8\), got \(1, 4, 8, 8\)"):
+        z.v_loss(X, X, torch.zeros(1, 4, 8, 8), 0.5)
+    with pytest.raises(ValueError, match=r"x0 must be a tensor of shape \(B, \.\.\.\) with B >= 1, got shape \(0, 4\)"):
+        z.v_loss(torch.zeros(0, 4), torch.zeros(0, 4), torch.zeros(0, 4), 0.5)
+    with pytest.raises(ValueError, match=r"alpha_bar_t must be a float or have shape \(B,\) = \(2,\), got shape \(3,\)"):
+        z.v_loss(X, X, X, torch.full((3,), 0.5))
+
+
+@pytest.mark.parametrize("phi", [2.0, -1.0, float("nan")])
+def test_rescale_factor_checks_phi(phi):
+    with pytest.raises(ValueError, match=r"phi must be in \[0.0, 1.0\]"):
+        z.rescale_factor(X, X, phi)
+
+
+def test_rescale_factor_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"cond and guided must have the same shape, got \(2, 4, 8, 8\) and \(1, 4, 8, 8\)"):
+        z.rescale_factor(X, X[:1], 0.7)
+
+
+def test_rescale_cfg_refuses_a_guidance_scale_that_overflows_the_dtype():
+    with pytest.raises(ValueError, match=r"guidance_scale = 1e\+300 overflows torch.float32"):
+        z.rescale_cfg(X, X * 0.5, guidance_scale=1e300)
+    assert torch.isfinite(z.rescale_cfg(X.double(), X.double() * 0.5, guidance_scale=1e300, phi=0.7)).all()
+
+
+@pytest.mark.parametrize("x, error, match", [
+    (torch.zeros(2, 4, dtype=torch.complex64), ValueError, r"real floating-point tensor of shape \(B, \.\.\.\), got dtype torch.complex64"),
+    (torch.tensor(0.5), ValueError, r"got dtype torch.float32 and shape \(\); add a batch dim"),
+    (torch.zeros(2, 4, dtype=torch.long), ValueError, r"got dtype torch.int64"),
+])
+def test_samplers_refuse_a_sample_that_is_not_a_real_batch(x, error, match, sd_zero_snr_ac):
+    with pytest.raises(error, match=match):
+        z.sample_ddim(_never_called, x, sd_zero_snr_ac, [999, 500], disable=True)
+    with pytest.raises(error, match=match):
+        z.sample_dpmpp_2m_sigmas(_never_called, x, torch.tensor([3.0, 0.0]), disable=True)
+
+
+def test_samplers_refuse_numpy_input_with_the_conversion(sd_zero_snr_ac):
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got ndarray; convert it with torch.as_tensor"):
+        z.sample_ddim(_never_called, np.zeros((2, 4), dtype=np.float32), sd_zero_snr_ac, [999, 500], disable=True)
+
+
+@pytest.mark.parametrize("sampler", [z.sample_ddim_sigmas, z.sample_dpmpp_2m_sigmas])
+def test_sigma_samplers_take_a_tiny_sigma(sampler):
+    # 0.1 raised ZeroDivisionError at σ = 1e-8, where ᾱ = 1/(1 + σ²) rounds to 1
+    out = sampler(lambda x, s: torch.zeros_like(x), torch.ones(1, 2, dtype=torch.float64),
+                  torch.tensor([1.0, 1e-8, 0.0], dtype=torch.float64), disable=True)
+    assert torch.equal(out, torch.zeros(1, 2, dtype=torch.float64))  # x̂0 = 0 at every call, the last step returns it
+
+
+def test_sigma_sampler_seed_must_be_an_integer(sd_zero_snr_ac):
+    with pytest.raises(TypeError, match=r"extra_args\['seed'\] must be an integer, got 'abc'"):
+        z.sample_ddim_sigmas(lambda x, s, seed: x, X, torch.tensor([3.0, 0.0]), extra_args={"seed": "abc"}, eta=1.0)
+
+
+def test_terminal_snr_report_of_a_schedule_without_noise_says_so():
+    with pytest.raises(ValueError, match=r"this schedule adds no noise .* check the betas"):
+        z.terminal_snr_report(betas=torch.zeros(5))
+    with pytest.raises(ValueError, match=r"terminal_snr_report takes ᾱ since 0.2; for β pass betas="):
+        z.terminal_snr_report(z.make_betas("linear"))  # β rises: not a ᾱ schedule
+
+
+def test_report_names_float64_underflow_instead_of_zero_betas(capsys):
+    err = _cli_error(["report", "--timesteps", "100000", "--schedule", "linear"], capsys)
+    assert "underflows float64 to 0 there" in err and "zero betas" not in err

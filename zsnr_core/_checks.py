@@ -79,19 +79,23 @@ def schedule_alpha_bar(values) -> torch.Tensor:
     return ac
 
 
-def check_model_output(output, x: torch.Tensor, what: str = "the model's output") -> torch.Tensor:
-    """`output` if it is a tensor of x's shape; no broadcasting, which would silently mix samples or channels."""
-    if not isinstance(output, torch.Tensor):
+def check_same_shape(tensor, like: torch.Tensor, what: str = "the model's output", like_name: str = "x"):
+    """`tensor` if it is a tensor of `like`'s shape; no broadcasting, which would silently mix samples or channels
+    (a model's output against x, noise or a prediction against x0)."""
+    if not isinstance(tensor, torch.Tensor):
         raise TypeError(
-            f"{what} must be a tensor of the shape of x {tuple(x.shape)}, got {type(output).__name__}; "
+            f"{what} must be a tensor of the shape of {like_name} {tuple(like.shape)}, got {type(tensor).__name__}; "
             "if the model returns a tuple or a dict, wrap it so that it returns the prediction tensor alone"
         )
-    if output.shape != x.shape:
+    if tensor.shape != like.shape:
         raise ValueError(
-            f"{what} must have the shape of x {tuple(x.shape)}, got {tuple(output.shape)}; "
-            "it is not broadcast: return one prediction per element of x"
+            f"{what} must have the shape of {like_name} {tuple(like.shape)}, got {tuple(tensor.shape)}; "
+            f"it is not broadcast: give one value per element of {like_name}"
         )
-    return output
+    return tensor
+
+
+check_model_output = check_same_shape  # the name of 0.1
 
 
 def check_sample(x) -> torch.Tensor:
@@ -173,7 +177,7 @@ class FiniteWatch:
         self.sums, self.where = [], []
 
     def __call__(self, output, x: torch.Tensor, where: str, what: str = "the model's output") -> torch.Tensor:
-        output = check_model_output(output, x, what)
+        output = check_same_shape(output, x, what)
         self.sums.append(output.sum(dtype=torch.float32))
         self.where.append(where)
         return output

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_choice, check_float
-from .guidance import rescale_factor
+from ._checks import check_choice
+from . import guidance
+from .guidance import check_phi
 from .parametrization import alpha_bar_from_sigma
 
 CFG_SPACES = ("v", "x0", "eps")
@@ -38,7 +39,7 @@ def rescale_cfg_denoised(
     this chains after other CFG patches. Any ndim >= 2; finite where a std is 0 (the factor is 1 there).
     """
     check_choice("space", space, CFG_SPACES)
-    phi = check_float("phi", phi, 0.0, 1.0, fix="phi = 0 is plain CFG, the paper uses 0.7")
+    phi = check_phi(phi)
     if denoised.shape != x.shape or cond_denoised.shape != x.shape:
         raise ValueError(
             f"x, denoised and cond_denoised must have one shape, got {tuple(x.shape)}, {tuple(denoised.shape)} and "
@@ -53,7 +54,7 @@ def rescale_cfg_denoised(
         raise ValueError(f"sigma must be a float or have shape (B,) = ({x.shape[0]},), got shape {tuple(s.shape)}")
     view = (-1,) + (1,) * (x.ndim - 1)
     if space == "x0":
-        factor = rescale_factor(cond_denoised, denoised, phi)
+        factor = guidance.factor(cond_denoised, denoised, phi)
         return denoised * factor.to(denoised.dtype)
     if space == "eps" and bool(torch.isinf(s).any()):
         if not bool(torch.isinf(s).all()):
@@ -62,6 +63,6 @@ def rescale_cfg_denoised(
     m = alpha_bar_from_sigma(s) if space == "v" else torch.ones_like(s)  # (B,) or (1,)
     shift = m.to(x.device, x.dtype).view(view) * x
     u_cfg = denoised - shift
-    factor = rescale_factor(cond_denoised - shift, u_cfg, phi).to(denoised.dtype)
+    factor = guidance.factor(cond_denoised - shift, u_cfg, phi).to(denoised.dtype)
     return shift + factor * u_cfg
 

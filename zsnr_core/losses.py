@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_choice, check_float, check_unit_interval
+from ._checks import check_choice, check_float, check_same_shape, check_unit_interval
 from .parametrization import PREDICTION_TYPES, v_target
 
 _WEIGHTINGS = ("constant", "min_snr")
@@ -17,6 +17,7 @@ _WEIGHTINGS = ("constant", "min_snr")
 def training_target(x0, noise, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """What a model of `prediction_type` learns to output at x_t = √ᾱ·x_0 + √(1-ᾱ)·ε: ε, v or x_0."""
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    check_same_shape(noise, x0, "noise", "x0")
     if prediction_type == "epsilon":
         return noise
     if prediction_type == "sample":
@@ -50,10 +51,23 @@ def loss_weight(alpha_bar_t, prediction_type: str, min_snr_gamma: float | None =
 
 def diffusion_loss(model_output, x0, noise, alpha_bar_t, prediction_type: str = "v_prediction",
                    min_snr_gamma: float | None = None) -> torch.Tensor:
-    """Mean over the batch of λ_t·‖target - output‖² (mean over non-batch dims); the v-loss by default."""
+    """Mean over the batch of λ_t·‖target - output‖² (mean over non-batch dims); the v-loss by default.
+
+    `model_output`, `x0` and `noise` share one shape (B, ...), B >= 1; `alpha_bar_t` is a float or one ᾱ per sample.
+    Nothing is broadcast: a prediction of another shape would silently train on the wrong pairs.
+    """
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    if not isinstance(x0, torch.Tensor) or x0.ndim < 1 or x0.shape[0] == 0:
+        got = f"shape {tuple(x0.shape)}" if isinstance(x0, torch.Tensor) else type(x0).__name__
+        raise ValueError(f"x0 must be a tensor of shape (B, ...) with B >= 1, got {got}; a loss needs samples")
+    check_same_shape(model_output, x0, "model_output", "x0")
     target = training_target(x0, noise, alpha_bar_t, prediction_type)
     per_sample = (model_output - target).pow(2).flatten(1).mean(dim=1)  # (B,)
-    ab = torch.as_tensor(alpha_bar_t, dtype=torch.float64).expand(per_sample.shape[0])
+    ab = torch.as_tensor(alpha_bar_t, dtype=torch.float64)
+    if ab.ndim > 1 or (ab.ndim == 1 and ab.shape[0] != per_sample.shape[0]):
+        raise ValueError(f"alpha_bar_t must be a float or have shape (B,) = ({per_sample.shape[0]},), got shape "
+                         f"{tuple(ab.shape)}")
+    ab = ab.expand(per_sample.shape[0])
     weight = loss_weight(ab, prediction_type, min_snr_gamma).to(per_sample.device, per_sample.dtype)
     return (weight * per_sample).mean()
 

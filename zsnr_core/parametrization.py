@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import check_choice, check_float, check_model_output, check_unit_interval
+from ._checks import check_choice, check_float, check_same_shape, check_unit_interval
 from .errors import EpsilonAtZeroSNRError
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
@@ -129,7 +129,7 @@ def predict_eps(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.T
 
 def _convert(model_output, x_t, alpha_bar_t, prediction_type: str, coefficients, need_eps: bool) -> torch.Tensor:
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    check_model_output(model_output, x_t)
+    check_same_shape(model_output, x_t)
     a, b, zero, one = _coefficients(alpha_bar_t, x_t)
     _refuse_singular(prediction_type, zero, one, need_eps)
     p, q = coefficients(a, b, prediction_type)
@@ -160,7 +160,7 @@ def _refuse_overflow(out, model_output, x_t, a) -> None:
 def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Tensor:
     """v̂ = √ᾱ·ε̂ - √(1-ᾱ)·x̂_0 from the model's output (ε-models: undefined at ᾱ = 0, refused)."""
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    check_model_output(model_output, x_t)
+    check_same_shape(model_output, x_t)
     if prediction_type == "v_prediction":
         return model_output
     a, b, _, _ = _coefficients(alpha_bar_t, x_t)
@@ -171,14 +171,14 @@ def predict_v(model_output, x_t, alpha_bar_t, prediction_type: str) -> torch.Ten
 
 def v_target(x0, noise, alpha_bar_t) -> torch.Tensor:
     """The v-prediction training target v = √ᾱ·ε - √(1-ᾱ)·x_0 (Salimans & Ho 2022); -x_0 at ᾱ = 0."""
-    check_model_output(noise, x0, "noise")
+    check_same_shape(noise, x0, "noise", "x0")
     a, b, _, _ = _coefficients(alpha_bar_t, x0)
     return a * noise - b * x0
 
 
 def add_noise(x0, noise, alpha_bar_t) -> torch.Tensor:
     """The forward process x_t = √ᾱ·x_0 + √(1-ᾱ)·ε; pure noise at ᾱ = 0."""
-    check_model_output(noise, x0, "noise")
+    check_same_shape(noise, x0, "noise", "x0")
     a, b, _, _ = _coefficients(alpha_bar_t, x0)
     return a * x0 + b * noise
 

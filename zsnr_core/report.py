@@ -47,6 +47,9 @@ def terminal_snr_report(alphas_cumprod=None, name: str = "schedule", *, betas=No
         except ValueError as err:
             raise ValueError(f"{err}. (terminal_snr_report takes ᾱ since 0.2; for β pass betas=...)") from None
     last = ac[-1].item()
+    if last == 1.0:
+        raise ValueError("this schedule adds no noise (ᾱ = 1 at every timestep, β = 0): there is no terminal SNR to "
+                         "report; check the betas")
     return TerminalSNRReport(
         name=name,
         num_train_timesteps=len(ac),

@@ -111,6 +111,12 @@ def rescale_alphas_cumprod_zero_terminal_snr(alphas_cumprod) -> torch.Tensor:
     ac_new[-1] = 0.0
     if bool((ac_new[:-1] == 0).any()):
         i = int((ac_new[:-1] == 0).nonzero()[0])
+        if ac[i].item() > ac[-1].item():  # noise was added after t = i, but ᾱ is too small for float64 to rescale
+            raise ValueError(
+                f"ᾱ is {ac[i].item():.3g} at t = {i} of {len(ac)} timesteps, so small that Algorithm 1's rescaled ᾱ "
+                "underflows float64 to 0 there, long before the last timestep: this schedule has no signal left "
+                "already; use fewer timesteps or smaller betas (DDPM's linear range is made for T = 1000)"
+            )
         raise ValueError(
             f"Algorithm 1 maps ᾱ to 0 before the last timestep (at t = {i}) because betas[{i + 1}:] add no noise; "
             "drop the trailing zero betas"
