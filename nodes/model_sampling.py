@@ -78,22 +78,21 @@ def prediction_type(model_sampling, base_model=None) -> str:
 AS_LOADED = "the model as loaded (ComfyUI's loader reads only the v_pred / ztsnr markers, and only for SDXL)"
 
 
-def source(model_sampling, loaded_sampling=None) -> dict[str, str]:
+def source(model_sampling) -> dict[str, str]:
     """Where the prediction type and the zero-SNR state came from: set by our nodes; else by core's
-    ModelSamplingDiscrete node (or another node's patch: `model_sampling` is not `loaded_sampling`, the base model's
-    own); else the model as loaded."""
+    ModelSamplingDiscrete node or another node's patch (told by class name: ComfyUI's loader names its class
+    ModelSampling, core's ModelSampling* nodes ModelSamplingAdvanced); else the model as loaded."""
     own = getattr(model_sampling, "zsnr_source", None)
     if own:
         return dict(own)
-    names = _names(model_sampling)
-    if type(model_sampling).__name__ == "ModelSamplingAdvanced" and type(model_sampling).__bases__[0].__name__ == \
-            "ModelSamplingDiscrete":  # the class core's ModelSamplingDiscrete node builds
+    cls, names = type(model_sampling), _names(model_sampling)
+    if cls.__name__ == "ModelSamplingAdvanced" and cls.__bases__[0].__name__ == "ModelSamplingDiscrete":
         sampling = next((words for name, words in _CORE_SAMPLING_NAMES.items() if name in names), "?")
         zsnr = "true" if getattr(model_sampling, "zsnr", False) else "false"
         return {"prediction_type": f"core ModelSamplingDiscrete node (sampling = {sampling})",
                 "zero_terminal_snr": f"core ModelSamplingDiscrete node (zsnr = {zsnr}; it clamps ᾱ_T, "
                                      "not Algorithm 1's exact 0)"}
-    if loaded_sampling is not None and model_sampling is not loaded_sampling:
+    if cls.__name__ != "ModelSampling":
         patched = f"a model_sampling patch by another node ({_shown(model_sampling)})"
         return {"prediction_type": patched, "zero_terminal_snr": patched}
     return {"prediction_type": AS_LOADED, "zero_terminal_snr": AS_LOADED}

@@ -40,6 +40,5 @@ class SNRInspector(io.ComfyNode):
         except UnsupportedModelFamilyError as refusal:  # reported, not raised: the report is the point
             text = not_discrete(refusal)
             return io.NodeOutput(torch.from_numpy(message_image(text))[None], text)
-        curves, text = inspect(schedule(ms), ms.sigmas.detach().cpu(), prediction_type(ms), sigmas,
-                               source(ms, model.model.model_sampling))
+        curves, text = inspect(schedule(ms), ms.sigmas.detach().cpu(), prediction_type(ms), sigmas, source(ms))
         return io.NodeOutput(torch.from_numpy(schedule_plot(curves))[None], text)

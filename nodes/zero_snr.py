@@ -89,7 +89,7 @@ class ZeroTerminalSNR(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, prediction_type, zero_terminal_snr) -> io.NodeOutput:
-        earlier = source(model.get_model_object("model_sampling"), model.model.model_sampling)
+        earlier = source(model.get_model_object("model_sampling"))
         changed = {"prediction_type": f"Zero Terminal SNR node (prediction_type = {prediction_type})",
                    "zero_terminal_snr": "Zero Terminal SNR node (zero_terminal_snr = on)"}
         used = {"prediction_type": changed if prediction_type != "keep" else earlier,

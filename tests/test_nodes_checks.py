@@ -112,8 +112,7 @@ IMG_TO_IMG = type("IMG_TO_IMG", (X0,), {})
 def test_source_names_core_modelsamplingdiscrete_not_the_model_as_loaded(sd_table, mixin, zsnr, sampling):
     ms = sampling_like("ModelSamplingAdvanced", "ModelSamplingDiscrete", mixin, table=sd_table)
     ms.zsnr = zsnr
-    loaded = sampling_like("ModelSampling", "ModelSamplingDiscrete", EPS, table=sd_table)
-    source = _module("model_sampling").source(ms, loaded)
+    source = _module("model_sampling").source(ms)
     assert source["prediction_type"] == f"core ModelSamplingDiscrete node (sampling = {sampling})"
     assert source["zero_terminal_snr"].startswith(f"core ModelSamplingDiscrete node (zsnr = {str(zsnr).lower()};")
     _, text = _module("inspect_text").inspect(z.alphas_cumprod_from_sigma_table(sd_table), sd_table, "v_prediction",
@@ -123,12 +122,11 @@ def test_source_names_core_modelsamplingdiscrete_not_the_model_as_loaded(sd_tabl
 
 def test_source_of_another_nodes_patch_and_of_the_model_as_loaded(sd_table):
     model_sampling = _module("model_sampling")
-    loaded = sampling_like("ModelSampling", "ModelSamplingDiscrete", V_PREDICTION, table=sd_table)
+    loaded = sampling_like("ModelSampling", "ModelSamplingDiscrete", V_PREDICTION, table=sd_table)  # the loader's
     other = sampling_like("SomePackSampling", "ModelSamplingDiscrete", V_PREDICTION, table=sd_table)
-    assert model_sampling.source(other, loaded)["prediction_type"] == ("a model_sampling patch by another node "
-                                                                       "(SomePackSampling)")
-    assert model_sampling.source(loaded, loaded) == {"prediction_type": model_sampling.AS_LOADED,
-                                                     "zero_terminal_snr": model_sampling.AS_LOADED}
+    assert model_sampling.source(other)["prediction_type"] == "a model_sampling patch by another node (SomePackSampling)"
+    assert model_sampling.source(loaded) == {"prediction_type": model_sampling.AS_LOADED,
+                                             "zero_terminal_snr": model_sampling.AS_LOADED}
 
 
 # --- the Inspector's image -------------------------------------------------------------------------------------
