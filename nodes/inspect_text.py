@@ -28,10 +28,9 @@ def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None
         lines.insert(3, f"zero terminal SNR state from: {sources['zero_terminal_snr']}")
     warnings = []
     try:
-        refuse_epsilon_at_zero_snr(ac, prediction_type, "Here: this ε-prediction model's schedule ends at SNR = 0, so "
-                                   "sampling it gives NaN or black images. Fix: if the checkpoint was trained with "
-                                   "v-prediction, set prediction_type to v_prediction on Zero Terminal SNR; "
-                                   "otherwise turn its zero_terminal_snr off.")
+        refuse_epsilon_at_zero_snr(ac, prediction_type, "Here: this model's schedule ends at SNR = 0. Fix: if the "
+                                   "checkpoint was trained with v-prediction, set prediction_type to v_prediction on "
+                                   "Zero Terminal SNR; otherwise turn its zero_terminal_snr off.")
     except EpsilonAtZeroSNRError as err:
         warnings.append(f"WARNING: {err}")
     if not report.zero_terminal_snr and prediction_type == "v_prediction":

@@ -88,10 +88,10 @@ def source(model_sampling) -> dict[str, str]:
     cls, names = type(model_sampling), _names(model_sampling)
     if cls.__name__ == "ModelSamplingAdvanced" and cls.__bases__[0].__name__ == "ModelSamplingDiscrete":
         sampling = next((words for name, words in _CORE_SAMPLING_NAMES.items() if name in names), "?")
-        zsnr = "true" if getattr(model_sampling, "zsnr", False) else "false"
+        zsnr = ("true: Algorithm 1 with ᾱ_T clamped to σ = 4518.76" if getattr(model_sampling, "zsnr", False)
+                else "false")
         return {"prediction_type": f"core ModelSamplingDiscrete node (sampling = {sampling})",
-                "zero_terminal_snr": f"core ModelSamplingDiscrete node (zsnr = {zsnr}; it clamps ᾱ_T, "
-                                     "not Algorithm 1's exact 0)"}
+                "zero_terminal_snr": f"core ModelSamplingDiscrete node (zsnr = {zsnr})"}
     if cls.__name__ != "ModelSampling":
         patched = f"a model_sampling patch by another node ({_shown(model_sampling)})"
         return {"prediction_type": patched, "zero_terminal_snr": patched}

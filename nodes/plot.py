@@ -87,16 +87,19 @@ def _panel(canvas, box, title, series, y_range, y_ticks):
         px, _ = to_px(tick, lo)
         canvas.draw.line((px, bottom, px, bottom + 5), fill=BLACK)
         canvas.text((px, bottom + 6), f"{tick}", anchor=anchor)
+    zero_snr_at = None
     for i, (t, y) in enumerate(series):
         finite = np.isfinite(y)
         pts = [to_px(a, min(max(b, lo), hi)) for a, b in zip(t[finite], y[finite])]
         canvas.draw.line(pts, fill=COLORS[i % 2], width=3)
         canvas.data += pts
         if not finite[-1]:  # SNR = 0: log SNR = -inf, marked on the bottom edge
-            x, _ = to_px(t[-1], lo)
-            canvas.draw.ellipse((x - 6, bottom - 6, x + 6, bottom + 6), outline=COLORS[i % 2], width=3)
-            canvas.data.append((x, bottom))
-            canvas.text((x - 12, bottom - 8), "SNR = 0", fill=COLORS[i % 2], anchor="rb")
+            zero_snr_at, _ = to_px(t[-1], lo)
+            canvas.draw.ellipse((zero_snr_at - 6, bottom - 6, zero_snr_at + 6, bottom + 6), outline=COLORS[i % 2],
+                                width=3)
+            canvas.data.append((zero_snr_at, bottom))
+    if zero_snr_at is not None:  # one label, even where both curves end there
+        canvas.text((zero_snr_at - 12, bottom - 8), "SNR = 0", anchor="rb")
 
 
 def draw_schedule(curves: list[tuple[str, dict]]):

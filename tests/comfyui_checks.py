@@ -419,7 +419,7 @@ def test_inspector_names_core_modelsamplingdiscrete_as_the_source(node, model):
     core = core_sampling(model, "ModelSamplingDiscrete", "v_prediction", True)
     _, text = run(node["ZSNR_SNRInspector"], model=core)
     assert "prediction type: v_prediction (from core ModelSamplingDiscrete node (sampling = v_prediction))" in text
-    assert "zero terminal SNR state from: core ModelSamplingDiscrete node (zsnr = true;" in text
+    assert "zero terminal SNR state from: core ModelSamplingDiscrete node (zsnr = true: Algorithm 1" in text
     assert "the model as loaded" not in text
     (kept,) = run(node["ZSNR_ZeroTerminalSNR"], model=core, prediction_type="keep", zero_terminal_snr=False)
     _, text = run(node["ZSNR_SNRInspector"], model=kept)  # a Zero Terminal SNR node that changed nothing keeps it

@@ -99,7 +99,7 @@ def test_the_inspector_warns_with_the_typed_epsilon_message(sd_zero_snr_ac, zsnr
         _module("patch_schedule").refuse_epsilon_at_zero_snr(sd_zero_snr_ac, "epsilon", "detail")
     _module("patch_schedule").refuse_epsilon_at_zero_snr(sd_zero_snr_ac, "v_prediction", "detail")  # no error
     _, text = _module("inspect_text").inspect(sd_zero_snr_ac, zsnr_table, "epsilon")
-    assert f"WARNING: {errors.EpsilonAtZeroSNRError()} Here: this ε-prediction model" in text and "set prediction_type to v_prediction" in text
+    assert f"WARNING: {errors.EpsilonAtZeroSNRError()} Here: this model's schedule ends at SNR = 0." in text and "set prediction_type to v_prediction" in text
 
 
 # --- where a setting came from --------------------------------------------------------------------------------
@@ -114,7 +114,9 @@ def test_source_names_core_modelsamplingdiscrete_not_the_model_as_loaded(sd_tabl
     ms.zsnr = zsnr
     source = _module("model_sampling").source(ms)
     assert source["prediction_type"] == f"core ModelSamplingDiscrete node (sampling = {sampling})"
-    assert source["zero_terminal_snr"].startswith(f"core ModelSamplingDiscrete node (zsnr = {str(zsnr).lower()};")
+    assert source["zero_terminal_snr"] == ("core ModelSamplingDiscrete node (zsnr = true: Algorithm 1 with ᾱ_T "
+                                           "clamped to σ = 4518.76)" if zsnr else
+                                           "core ModelSamplingDiscrete node (zsnr = false)")
     _, text = _module("inspect_text").inspect(z.alphas_cumprod_from_sigma_table(sd_table), sd_table, "v_prediction",
                                               sources=source)
     assert f"prediction type: v_prediction (from core ModelSamplingDiscrete node (sampling = {sampling}))" in text
@@ -131,9 +133,11 @@ def test_source_of_another_nodes_patch_and_of_the_model_as_loaded(sd_table):
 
 # --- the Inspector's image -------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def drawn(sd_ac, sd_table):
-    curves, _ = _module("inspect_text").inspect(sd_ac, sd_table, "v_prediction")
+@pytest.fixture(scope="module", params=["sd", "zero_snr"])
+def drawn(request, sd_ac, sd_table, sd_zero_snr_ac, zsnr_table):
+    """SD's schedule (one curve ends at SNR = 0) and a zero-SNR one (both do, on top of each other)."""
+    ac, table = (sd_ac, sd_table) if request.param == "sd" else (sd_zero_snr_ac, zsnr_table)
+    curves, _ = _module("inspect_text").inspect(ac, table, "v_prediction")
     return _module("plot").draw_schedule(curves)
 
 
