@@ -441,7 +441,7 @@ def test_rescale_cfg_runs_in_chain_order_with_other_post_cfg_patches(node, model
     (star_then_ours,) = run(node["ZSNR_RescaleCFG"], model=run(CFGZeroStar, model=model)[0], phi=0.7, space="v")
     a, b = sample(ours_then_star), sample(star_then_ours)
     assert torch.isfinite(a).all() and torch.isfinite(b).all()
-    assert (a - b).abs().max() > 1e-3, (a - b).abs().max()  # measured 0.23 (values up to ~3) on the tiny UNet
+    assert (a - b).abs().max() > 1e-3, (a - b).abs().max()  # measured 0.056 (values up to 10.7) on the tiny UNet
     seen = []
 
     def recorder(tag):
