@@ -7,6 +7,8 @@ from ..zsnr_core import (
     schedule_curves,
     terminal_snr_report,
 )
+from ..zsnr_core.errors import EpsilonAtZeroSNRError, UnsupportedModelFamilyError
+from .patch_schedule import refuse_epsilon_at_zero_snr
 
 
 def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None, sources=None):
@@ -25,11 +27,12 @@ def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None
     if sources:
         lines.insert(3, f"zero terminal SNR state from: {sources['zero_terminal_snr']}")
     warnings = []
-    if report.zero_terminal_snr and prediction_type == "epsilon":
-        warnings.append(
-            "WARNING: an epsilon-prediction model on a zero-terminal-SNR schedule cannot predict x0 at t = T "
-            "(0/0), which gives NaN or black images. Use zero SNR with v-prediction models only, or turn it off."
-        )
+    try:
+        refuse_epsilon_at_zero_snr(ac, prediction_type, "Here: this model's schedule ends at SNR = 0. Fix: if the "
+                                   "checkpoint was trained with v-prediction, set prediction_type to v_prediction on "
+                                   "Zero Terminal SNR; otherwise turn its zero_terminal_snr off.")
+    except EpsilonAtZeroSNRError as err:
+        warnings.append(f"WARNING: {err}")
     if not report.zero_terminal_snr and prediction_type == "v_prediction":
         lines.append(
             "note: a v-prediction model with SNR(T) > 0. If the checkpoint was trained with zero terminal SNR, "
@@ -50,8 +53,7 @@ def inspect(alphas_cumprod_model, sigma_table, prediction_type: str, sigmas=None
     return curves, "\n".join(lines + warnings)
 
 
-def not_discrete(family: str) -> str:
-    """The report for a model outside DDPM's discrete sampling (flow matching, EDM, LCM, ...)."""
-    return (f"This model is {family}. Its sampling is not a discrete DDPM ᾱ schedule, so it has no terminal SNR "
-            "in the sense of Lin et al. (2024) and nothing is plotted; Zero Terminal SNR, Paper Timesteps and DDIM "
-            "(zero-SNR exact) do not apply to it.")
+def not_discrete(refusal: UnsupportedModelFamilyError) -> str:
+    """The report for a model outside DDPM's discrete sampling (flow matching, EDM, LCM, ...): the nodes' refusal,
+    reported instead of raised."""
+    return f"{refusal}. Nothing is plotted: its sampling has no terminal SNR in the sense of Lin et al. (2024)."

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..zsnr_core import SPACINGS, fewstep_sigmas, spaced_sigmas
+from .model_sampling import require_ddpm
 
 SCHEDULER_PREFIX = "zsnr_"
 
@@ -17,11 +18,14 @@ def spaced(model_sampling, steps, spacing):
     """A Table 2 spacing on the model's own σ table. KSampler asks for steps/denoise sigmas (1500 for 30 steps at
     denoise 0.02); above the model's T the spacings coincide, and the schedule continues finer than one timestep
     (dense_sigmas)."""
+    require_ddpm(model_sampling, what=f"the {SCHEDULER_PREFIX}{spacing} scheduler")
     return spaced_sigmas(model_sampling.sigmas.detach().cpu(), steps, spacing)
 
 
 def fewstep(model_sampling, steps):
-    """One call at t = T, then a Karras spread (zsnr_core.fewstep_sigmas) on the model's own σ table."""
+    """One call at t = T, then a Karras spread (zsnr_core.fewstep_sigmas) on the model's own σ table; past the
+    spread's 980 timesteps (KSampler's steps/denoise), trailing spacing, as zsnr_trailing gives."""
+    require_ddpm(model_sampling, what=f"the {SCHEDULER_PREFIX}fewstep scheduler")
     return fewstep_sigmas(model_sampling.sigmas.detach().cpu(), steps)
 
 

@@ -6,6 +6,8 @@ from comfy_api.latest import io
 
 from ..zsnr_core import SPACINGS, spaced_sigmas
 from . import CATEGORY
+from .model_sampling import require_ddpm
+from .options import check_option
 
 
 class PaperTimesteps(io.ComfyNode):
@@ -16,13 +18,17 @@ class PaperTimesteps(io.ComfyNode):
             display_name="Paper Timesteps",
             category=CATEGORY,
             description="Sigmas at exactly the model's own training timesteps, spaced as in Table 2 of Lin et al. "
-                        "(2024); trailing and linspace start at t = T.",
+                        "(2024); trailing and linspace start at t = T. For discrete DDPM models (SD 1.x, 2.x, "
+                        "SDXL); flow-matching, EDM and LCM models are refused.",
             inputs=[
                 io.Model.Input("model", tooltip="The model whose sigma table (one sigma per training timestep) "
-                                                "the sigmas are taken from."),
-                io.Int.Input("steps", default=25, min=1, max=1000,
+                                                "the sigmas are taken from: a discrete DDPM model."),
+                io.Int.Input("steps", default=25, min=1, max=10000,
                              tooltip="Number of model calls; the result has exactly steps + 1 sigmas (last = 0). "
-                                     "steps/denoise may not exceed the model's training timesteps (1000)."),
+                                     "Any count the KSampler's zsnr_* schedulers take: where steps/denoise exceeds "
+                                     "the model's training timesteps (1000) the spacings coincide and continue "
+                                     "between the table's entries (30 steps at denoise 0.02 start at t = 19). "
+                                     "steps/denoise up to 100000."),
                 io.Combo.Input("spacing", options=list(SPACINGS), default="trailing",
                                tooltip="trailing (the paper's choice): t = T, T - T/S, ..., T/S; linspace: from T "
                                        "down to 0 (one step: t = T only); leading (old SD/DDIM default): never "
@@ -36,5 +42,7 @@ class PaperTimesteps(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, steps, spacing, denoise) -> io.NodeOutput:
-        table = model.get_model_object("model_sampling").sigmas.detach().cpu()
-        return io.NodeOutput(spaced_sigmas(table, steps, spacing, denoise))
+        check_option("spacing", spacing, SPACINGS)
+        model_sampling = model.get_model_object("model_sampling")
+        require_ddpm(model_sampling, model.model, "Paper Timesteps")
+        return io.NodeOutput(spaced_sigmas(model_sampling.sigmas.detach().cpu(), steps, spacing, denoise))

@@ -16,10 +16,14 @@ def patched_schedule(base_alphas_cumprod, prediction_type: str, zero_snr: bool):
     ac = base_alphas_cumprod
     if zero_snr:
         ac = rescale_alphas_cumprod_zero_terminal_snr(ac)
-    if prediction_type == "epsilon" and ac[-1].item() == 0.0:
-        raise EpsilonAtZeroSNRError(
-            f"Here: an ε-prediction model with SNR = 0 at t = T (zero_terminal_snr = {zero_snr}). Fix: if the "
-            "checkpoint was trained with v-prediction, set prediction_type to v_prediction; otherwise turn "
-            "zero_terminal_snr off."
-        )
+    refuse_epsilon_at_zero_snr(
+        ac, prediction_type,
+        f"Here: an ε-prediction model with SNR = 0 at t = T (zero_terminal_snr = {zero_snr}). Fix: if the checkpoint "
+        "was trained with v-prediction, set prediction_type to v_prediction; otherwise turn zero_terminal_snr off.")
     return ac, sigma_from_alpha_bar(ac, clamp=True).float()
+
+
+def refuse_epsilon_at_zero_snr(alphas_cumprod, prediction_type: str, detail: str) -> None:
+    """EpsilonAtZeroSNRError (with `detail`: where and the fix) for an ε-model whose schedule ends at ᾱ_T = 0."""
+    if prediction_type == "epsilon" and alphas_cumprod[-1].item() == 0.0:
+        raise EpsilonAtZeroSNRError(detail)

@@ -1,4 +1,5 @@
-"""Rescale CFG node: Algorithm 2 as a post-CFG patch, in a chosen space, chaining with other CFG patches."""
+"""Rescale CFG node: Algorithm 2 as a post-CFG patch, in a chosen space, chaining with other CFG patches in the
+order the nodes are connected."""
 from __future__ import annotations
 
 from comfy_api.latest import io
@@ -16,7 +17,10 @@ class RescaleCFGZeroSNR(io.ComfyNode):
             display_name="Rescale CFG (any latent, chains)",
             category=CATEGORY,
             description="Algorithm 2 of Lin et al. (2024): pull the guided prediction's std back towards the "
-                        "conditional one. Runs after any other CFG patch instead of replacing it.",
+                        "conditional one. A post-CFG patch: it keeps any CFG function (core RescaleCFG, "
+                        "PerpNeg, ...), which forms the guided prediction first, and runs in chain order with the "
+                        "other post-CFG patches (CFGZeroStar, CFGNorm, PAG, ...): the one nearer the sampler runs "
+                        "last, so their order changes the result.",
             inputs=[
                 io.Model.Input("model", tooltip="Model to patch; it is cloned, never changed."),
                 io.Float.Input("phi", default=0.7, min=0.0, max=1.0, step=0.01,

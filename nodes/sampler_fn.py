@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..zsnr_core import exact_zero_snr_start, is_clamped_zero_snr, sample_ddim_sigmas, sample_dpmpp_2m_sigmas
-from .model_sampling import family, prediction_type
+from .model_sampling import prediction_type, require_ddpm
 
 
 def comfy_sampler(core_sampler, name: str):
@@ -22,12 +22,7 @@ def comfy_sampler(core_sampler, name: str):
                 f"{name} runs inside ComfyUI's samplers (KSAMPLER), which pass a wrapped model; "
                 f"got {type(model).__name__}"
             ) from e
-        other = family(model_sampling, base_model)
-        if other is not None:
-            raise ValueError(
-                f"{name} steps along a discrete DDPM schedule (x_σ = x_0 + σ·ε over ᾱ_t) and cannot sample {other}; "
-                "use a sampler made for that model (euler, dpmpp_2m, lcm for LCM, ...)"
-            )
+        require_ddpm(model_sampling, base_model, name)
         if is_clamped_zero_snr(model_sampling.sigmas[-1]):
             model, x, sigmas = exact_zero_snr_start(model, x, sigmas, prediction_type(model_sampling))
         return core_sampler(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **options)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..zsnr_core.errors import UnsupportedModelFamilyError
 from . import CATEGORY
 from .inspect_text import inspect, not_discrete
-from .model_sampling import family, prediction_type, schedule, source
+from .model_sampling import prediction_type, require_ddpm, schedule, source
 from .plot import message_image, schedule_plot
 
 
@@ -34,9 +35,10 @@ class SNRInspector(io.ComfyNode):
     @classmethod
     def execute(cls, model, sigmas=None) -> io.NodeOutput:
         ms = model.get_model_object("model_sampling")
-        other = family(ms, model.model)
-        if other is not None:
-            text = not_discrete(other)
+        try:
+            require_ddpm(ms, model.model, "SNR Inspector")
+        except UnsupportedModelFamilyError as refusal:  # reported, not raised: the report is the point
+            text = not_discrete(refusal)
             return io.NodeOutput(torch.from_numpy(message_image(text))[None], text)
         curves, text = inspect(schedule(ms), ms.sigmas.detach().cpu(), prediction_type(ms), sigmas, source(ms))
         return io.NodeOutput(torch.from_numpy(schedule_plot(curves))[None], text)

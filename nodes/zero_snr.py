@@ -6,7 +6,8 @@ import torch
 from comfy_api.latest import io
 
 from . import CATEGORY
-from .model_sampling import family, prediction_type, schedule, source
+from .model_sampling import prediction_type, require_ddpm, schedule, source
+from .options import check_option
 from .patch_schedule import PREDICTION_CHOICES, patched_schedule
 
 
@@ -43,18 +44,14 @@ def _mixin(model_sampling) -> type:
 _MIXIN_FOR = {"epsilon": cms.EPS, "v_prediction": cms.V_PREDICTION}
 
 
-def patch_model(model, choice: str, zero_terminal_snr: bool, sources: dict[str, str]):
+def patch_model(model, choice: str, zero_terminal_snr: bool, sources: dict[str, str], what: str = "Zero Terminal SNR"):
     """A clone of `model` with prediction type `choice` ('keep' keeps the model's own mixin, img-to-img included) and,
     when `zero_terminal_snr`, the schedule rescaled by Algorithm 1. Models outside DDPM's discrete sampling (flow,
-    EDM, LCM, ...) are refused with their family named: patching would replace their sampling."""
+    EDM, LCM, ...) are refused with their family named (`what` names the node): patching would replace their
+    sampling."""
+    check_option("prediction_type", choice, PREDICTION_CHOICES)
     old = model.get_model_object("model_sampling")
-    other = family(old, model.model)
-    if other is not None or not isinstance(old, cms.ModelSamplingDiscrete):
-        raise ValueError(
-            f"Zero Terminal SNR works on discrete-time DDPM models (SD 1.x, SD 2.x, SDXL and their fine-tunes); this "
-            f"is {other or type(old).__name__}, whose own sampling the patch would replace. Remove the node for "
-            "this model."
-        )
+    require_ddpm(old, model.model, what)
     mixin = _mixin(old) if choice == "keep" else _MIXIN_FOR[choice]
     kind = prediction_type(old) if choice == "keep" else choice
     ac, table = patched_schedule(schedule(old), kind, zero_terminal_snr)

@@ -169,8 +169,8 @@ NON_DDPM = [  # core node, its arguments, the family words our refusal must name
 @pytest.mark.parametrize("node_name, args, words", NON_DDPM, ids=[n[0] + "_" + str(n[1][0]) for n in NON_DDPM])
 def test_zero_snr_refuses_non_ddpm_models_naming_the_family(node, model, node_name, args, words):
     other = core_sampling(model, node_name, *args)
-    with pytest.raises(ValueError, match=r"Zero Terminal SNR works on discrete-time DDPM models .* this is BaseModel "
-                                         rf"\({re.escape(words)}.*Remove the node") as err:
+    with pytest.raises(ValueError, match=r"Zero Terminal SNR works on discrete-time DDPM models .* cannot take "
+                                         rf"BaseModel \({re.escape(words)}.*use the stock nodes") as err:
         run(node["ZSNR_ZeroTerminalSNR"], model=other, prediction_type="keep", zero_terminal_snr=False)
     assert "ModelSamplingAdvanced" not in str(err.value)
 
@@ -189,7 +189,7 @@ def test_our_ddim_refuses_flow_and_edm_models_naming_the_family(node, model, con
     other = core_sampling(model, node_name, *args)
     (sampler,) = run(node["ZSNR_DDIMSampler"], eta=1.0)
     sigmas = comfy.samplers.calculate_sigmas(other.get_model_object("model_sampling"), "simple", 4)
-    with pytest.raises(ValueError, match=rf"DDIM \(zero-SNR exact\) .* cannot sample BaseModel \({re.escape(words)}"):
+    with pytest.raises(ValueError, match=rf"DDIM \(zero-SNR exact\) .* cannot take BaseModel \({re.escape(words)}"):
         comfy.sample.sample_custom(other, noise(), 5.0, sampler, sigmas, conds[0], conds[1], torch.zeros(LATENT),
                                    disable_pbar=True, seed=4)
 
@@ -197,8 +197,8 @@ def test_our_ddim_refuses_flow_and_edm_models_naming_the_family(node, model, con
 def test_inspector_reports_a_non_ddpm_model_honestly_and_empty_sigmas_as_a_note(node, model, zsnr_model):
     edm = core_sampling(model, "ModelSamplingContinuousEDM", "v_prediction", 120.0, 0.002)
     image, text = run(node["ZSNR_SNRInspector"], model=edm)
-    assert text.startswith("This model is BaseModel (continuous-time EDM") and "terminal SNR:" not in text
-    assert image.shape == (1, 384, 768, 3) and "Zero Terminal SNR" in text
+    assert text.startswith("SNR Inspector works on discrete-time DDPM models") and "terminal SNR:" not in text
+    assert image.shape == (1, 400, 768, 3) and "cannot take BaseModel (continuous-time EDM" in text
     _, text = run(node["ZSNR_SNRInspector"], model=zsnr_model, sigmas=torch.zeros(1))
     assert "note: the sigmas hold no value > 0" in text and "terminal SNR: 0" in text
 
@@ -356,3 +356,104 @@ def test_dpmpp_2m_node_equals_zsnr_core_from_infinite_sigma(node, zsnr_model, co
     # x·√(1+σ²) round trip against the core's float64 σ, as for DDIM above)
     assert torch.allclose(out, ref, rtol=1e-5, atol=2e-5), (out - ref).abs().max()
     assert steps == [(i, 8) for i in range(8)]
+
+
+# --- reliability (issue 19): answers at the door --------------------------------------------------------------
+
+COMBOS = [  # node, its other inputs, the dropdown, a value an API prompt can send (ComfyUI 0.3.64 passes it on)
+    ("ZSNR_ZeroTerminalSNR", {"zero_terminal_snr": True}, "prediction_type", "V_prediction"),
+    ("ZSNR_PaperTimesteps", {"steps": 10, "denoise": 1.0}, "spacing", "Trailing"),
+    ("ZSNR_RescaleCFG", {"phi": 0.7}, "space", "V"),
+]
+
+
+@pytest.mark.parametrize("node_id, others, name, value", COMBOS, ids=[c[0] for c in COMBOS])
+def test_each_node_checks_its_dropdown_values(node, model, node_id, others, name, value):
+    """A bare KeyError before (Zero Terminal SNR with prediction_type = "V_prediction"); now the value, the options
+    and the fix, before the model is touched."""
+    options = next(i.options for i in node[node_id].GET_SCHEMA().inputs if i.id == name)
+    with pytest.raises(ValueError, match=rf"{name} = '{value}' is not one of its options "
+                                         rf"{re.escape(', '.join(map(repr, options)))} \(did you mean"):
+        run(node[node_id], model=model, **others, **{name: value})
+
+
+def test_the_loader_checks_its_dropdown_values(node, model, tmp_path, monkeypatch):
+    loader = node["ZSNR_CheckpointLoader"]
+    monkeypatch.setattr(comfy_nodes.folder_paths, "get_full_path_or_raise", lambda kind, name: str(tmp_path / name))
+    for name in ("prediction_type", "zero_terminal_snr"):
+        values = {"prediction_type": "from file", "zero_terminal_snr": "from file", name: "V_prediction"}
+        with pytest.raises(ValueError, match="'V_prediction'"):  # the loader's own wording, named either way
+            run(loader, ckpt_name="none.safetensors", **values)
+
+
+def test_low_denoise_counts_through_ksampler_fewstep_and_paper_timesteps(node, zsnr_model, conds):
+    """KSampler asks its scheduler for steps/denoise sigmas: 1000 for 20 steps at denoise 0.02, past zsnr_fewstep's
+    980-timestep spread (refused before, naming spaced_sigmas); Paper Timesteps took at most 1000 at any denoise."""
+    ks = comfy.samplers.KSampler(zsnr_model, 20, "cpu", "euler", "zsnr_fewstep", denoise=0.02)
+    trailing = comfy.samplers.KSampler(zsnr_model, 20, "cpu", "euler", "zsnr_trailing", denoise=0.02)
+    assert len(ks.sigmas) == 21 and torch.equal(ks.sigmas, trailing.sigmas)  # past the spread: trailing
+    out = comfy.sample.sample(zsnr_model, noise(), 20, 5.0, "euler", "zsnr_fewstep", conds[0], conds[1],
+                              torch.zeros(LATENT), denoise=0.02, disable_pbar=True, seed=3)
+    assert torch.isfinite(out).all()
+    (sigmas,) = run(node["ZSNR_PaperTimesteps"], model=zsnr_model, steps=30, spacing="trailing", denoise=0.02)
+    ks = comfy.samplers.KSampler(zsnr_model, 30, "cpu", "euler", "zsnr_trailing", denoise=0.02)
+    assert len(sigmas) == 31 and torch.equal(sigmas, ks.sigmas)  # the same schedule as the KSampler entry
+    (sampler,) = run(node["ZSNR_DDIMSampler"], eta=0.0)
+    out = comfy.sample.sample_custom(zsnr_model, noise(), 5.0, sampler, sigmas, conds[0], conds[1],
+                                     torch.zeros(LATENT), disable_pbar=True, seed=3)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("node_name, args, words", NON_DDPM[:4], ids=[n[0] for n in NON_DDPM[:4]])
+def test_paper_timesteps_and_the_schedulers_refuse_flow_and_edm_models(node, model, node_name, args, words):
+    other = core_sampling(model, node_name, *args)
+    with pytest.raises(ValueError, match=rf"Paper Timesteps works on discrete-time DDPM models .* cannot take "
+                                         rf"BaseModel \({re.escape(words)}") as err:
+        run(node["ZSNR_PaperTimesteps"], model=other, steps=10, spacing="trailing", denoise=1.0)
+    assert type(err.value).__name__ == "UnsupportedModelFamilyError"  # the node pack's own copy of zsnr_core's
+    with pytest.raises(ValueError, match=rf"the zsnr_trailing scheduler works on .* \({re.escape(words)}"):
+        comfy.samplers.calculate_sigmas(other.get_model_object("model_sampling"), "zsnr_trailing", 10)
+
+
+def test_inspector_names_core_modelsamplingdiscrete_as_the_source(node, model):
+    core = core_sampling(model, "ModelSamplingDiscrete", "v_prediction", True)
+    _, text = run(node["ZSNR_SNRInspector"], model=core)
+    assert "prediction type: v_prediction (from core ModelSamplingDiscrete node (sampling = v_prediction))" in text
+    assert "zero terminal SNR state from: core ModelSamplingDiscrete node (zsnr = true: Algorithm 1" in text
+    assert "the model as loaded" not in text
+    (kept,) = run(node["ZSNR_ZeroTerminalSNR"], model=core, prediction_type="keep", zero_terminal_snr=False)
+    _, text = run(node["ZSNR_SNRInspector"], model=kept)  # a Zero Terminal SNR node that changed nothing keeps it
+    assert "prediction type: v_prediction (from core ModelSamplingDiscrete node (sampling = v_prediction))" in text
+    _, text = run(node["ZSNR_SNRInspector"], model=model)
+    assert "prediction type: v_prediction (from the model as loaded" in text
+
+
+def test_rescale_cfg_runs_in_chain_order_with_other_post_cfg_patches(node, model, conds):
+    """Post-CFG patches run in the order the nodes are chained (the one nearer the sampler last), so Rescale CFG
+    before or after CFGZeroStar gives different samples; recorders on either side of it see it run between them."""
+    from comfy_extras.nodes_cfg import CFGZeroStar
+
+    def sample(m):
+        return comfy.sample.sample(m, noise(), 4, 6.0, "euler", "normal", conds[0], conds[1], torch.zeros(LATENT),
+                                   disable_pbar=True, seed=5)
+
+    (ours_then_star,) = run(CFGZeroStar, model=run(node["ZSNR_RescaleCFG"], model=model, phi=0.7, space="v")[0])
+    (star_then_ours,) = run(node["ZSNR_RescaleCFG"], model=run(CFGZeroStar, model=model)[0], phi=0.7, space="v")
+    a, b = sample(ours_then_star), sample(star_then_ours)
+    assert torch.isfinite(a).all() and torch.isfinite(b).all()
+    assert (a - b).abs().max() > 1e-3, (a - b).abs().max()  # measured 0.056 (values up to 10.7) on the tiny UNet
+    seen = []
+
+    def recorder(tag):
+        def record(args):
+            seen.append((tag, args["denoised"].clone()))
+            return args["denoised"]
+        return record
+
+    m = model.clone()
+    m.set_model_sampler_post_cfg_function(recorder("before"))
+    (m,) = run(node["ZSNR_RescaleCFG"], model=m, phi=0.7, space="v")
+    m.set_model_sampler_post_cfg_function(recorder("after"))
+    sample(m)
+    assert [tag for tag, _ in seen] == ["before", "after"] * 4
+    assert all((seen[i][1] - seen[i + 1][1]).abs().max() > 0 for i in range(0, 8, 2))  # ours ran between them

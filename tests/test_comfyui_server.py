@@ -105,6 +105,17 @@ def test_ksampler_with_our_sampler_and_scheduler_through_the_server(cs, server, 
     assert history["status"]["status_str"] == "success" and len(history["outputs"]["7"]["images"]) == 1
 
 
+def test_a_dropdown_value_outside_its_options_gets_a_clear_error_through_the_api(cs, server, object_info):
+    """ComfyUI 0.3.64 does not check a V3 node's Combo values in /prompt: the node does (a bare KeyError before)."""
+    prompt = example_prompt(cs, object_info, WORKFLOWS[-1])
+    (zero_snr,) = [n for n in prompt.values() if n["class_type"] == "ZSNR_ZeroTerminalSNR"]
+    zero_snr["inputs"]["prediction_type"] = "V_prediction"
+    with pytest.raises(AssertionError, match=r"ZSNR_ZeroTerminalSNR: prediction_type = 'V_prediction' is not one of "
+                                             r"its options 'keep', 'epsilon', 'v_prediction' \(did you mean "
+                                             r"'v_prediction'\?"):
+        cs.run_prompt(server[0], prompt)
+
+
 LOAD = """async (workflow) => { await window.app.loadGraphData(workflow); }"""
 FRONTEND_CHECK = """async (workflow) => {
     await window.app.loadGraphData(workflow);

@@ -26,6 +26,12 @@ def _module(name):
     return importlib.import_module(f"{PKG}.nodes.{name}")
 
 
+def _errors():
+    """zsnr_core.errors as the nodes import it: the package's own copy, whose classes are not the test's z.*"""
+    _module("model_sampling")
+    return importlib.import_module(f"{PKG}.zsnr_core.errors")
+
+
 # Stand-ins for ComfyUI's model_sampling mixins; the glue reads class names only (see nodes/model_sampling.py).
 class EPS:
     pass
@@ -47,7 +53,11 @@ class CONST:
     pass
 
 
-class FakeSampling:
+class ModelSamplingDiscrete:  # ComfyUI's discrete σ table, the base of every DDPM model's sampling
+    pass
+
+
+class FakeSampling(ModelSamplingDiscrete):
     def __init__(self, table, mixin=V_PREDICTION):
         self.sigmas = table
         self.__class__ = type("ModelSampling", (FakeSampling, mixin), {})
@@ -99,8 +109,8 @@ def test_prediction_type_from_comfyuis_mixins(sd_table, mixin, kind):
 
 @pytest.mark.parametrize("mixin, words", [(EDM, "EDM"), (CONST, "flow matching")])
 def test_prediction_type_refuses_continuous_models_naming_the_family(sd_table, mixin, words):
-    with pytest.raises(ValueError, match=rf"discrete-time .* got \({words}; model_sampling FakeSampling \+ "
-                                         rf"{mixin.__name__}\)"):
+    with pytest.raises(_errors().UnsupportedModelFamilyError, match=rf"discrete-time .* cannot take \({words}; model_sampling "
+                                                            rf"FakeSampling \+ {mixin.__name__}\)"):
         _module("model_sampling").prediction_type(FakeSampling(sd_table, mixin))
 
 
@@ -173,7 +183,7 @@ def test_post_cfg_function_is_finite_where_std_is_zero():
 
 
 @pytest.mark.parametrize("phi, space, match", [(1.5, "v", r"phi must be in \[0.0, 1.0\]"),
-                                               (0.7, "V", "space must be one of 'v', 'x0', 'eps', got 'V'")])
+                                               (0.7, "V", "space = 'V' is not one of its options 'v', 'x0', 'eps'")])
 def test_post_cfg_function_refuses_bad_settings_when_patching(phi, space, match):
     with pytest.raises(ValueError, match=match):
         _module("patch_cfg").post_cfg_function(phi, space)
@@ -239,8 +249,8 @@ def test_sampler_function_refuses_flow_and_edm_models_naming_the_family(sd_table
     model.inner_model.inner_model = SD3()
     model.inner_model.inner_model.model_sampling = sampling_like("ModelSamplingAdvanced", *bases, table=sd_table)
     sigmas = z.spaced_sigmas(sd_table, 5)
-    with pytest.raises(ValueError, match=rf"DDIM \(zero-SNR exact\) steps along a discrete DDPM schedule .* cannot "
-                                         rf"sample SD3 \({words}"):
+    with pytest.raises(_errors().UnsupportedModelFamilyError, match=rf"DDIM \(zero-SNR exact\) works on discrete-time DDPM "
+                                                            rf"models .* cannot take SD3 \({words}"):
         _module("sampler_fn").sample_ddim_zero_snr(model, torch.randn(1, 4, 8, 8), sigmas, eta=1.0)
     assert model.calls == []  # refused before the first model call
 
@@ -275,7 +285,7 @@ def test_ksampler_schedulers_register_once_from_one_table(zsnr_table):
     for _ in range(2):  # ComfyUI may build the node list more than once
         assert mod.register_schedulers(handlers, listings, make_handler=lambda f: f) == ours
     assert listings == (["simple", *ours], ["simple", "karras", *ours]) and handlers["simple"] == "kept"
-    ms = type("ModelSampling", (), {"sigmas": zsnr_table})()
+    ms = FakeSampling(zsnr_table)
     assert torch.equal(handlers["zsnr_trailing"](ms, 10), z.spaced_sigmas(zsnr_table, 10, "trailing"))
     assert torch.equal(handlers["zsnr_fewstep"](ms, 10), z.fewstep_sigmas(zsnr_table, 10))
     assert torch.equal(handlers["zsnr_linspace"](ms, 1500), z.dense_sigmas(zsnr_table, 1500))  # above T
@@ -348,7 +358,7 @@ def test_inspector_warns_about_epsilon_on_zero_snr_and_late_starts(zsnr_table, s
     inspect = _module("inspect_text").inspect
     leading = z.spaced_sigmas(zsnr_table, 10, "leading")
     _, text = inspect(sd_zero_snr_ac, zsnr_table, "epsilon", leading)
-    assert "terminal SNR: 0" in text and "WARNING: an epsilon-prediction model" in text
+    assert "terminal SNR: 0" in text and f"WARNING: {z.EpsilonAtZeroSNRError()}" in text
     assert "WARNING: the sigmas start at t = 900, not at T = 999" in text and "exactly leading spacing" in text
     _, text = inspect(sd_zero_snr_ac, zsnr_table, "v_prediction", z.spaced_sigmas(zsnr_table, 10))
     assert "WARNING" not in text and "exactly trailing spacing, starts at T" in text
@@ -372,17 +382,3 @@ def test_inspector_reports_sources_and_treats_empty_sigmas_as_a_note(zsnr_table,
     assert "(0 entries)" in text and "WARNING" not in text
 
 
-def test_inspector_text_and_image_for_a_model_without_a_ddpm_schedule():
-    text = _module("inspect_text").not_discrete("SD3 (flow matching; model_sampling ModelSamplingDiscreteFlow + CONST)")
-    assert text.startswith("This model is SD3 (flow matching;") and "no terminal SNR" in text
-    img = _module("plot").message_image(text)
-    assert img.shape == (_module("plot").HEIGHT, _module("plot").WIDTH, 3) and img.min() == 0.0  # black text drawn
-
-
-def test_plot_is_an_rgb_image_with_both_curves(sd_table, sd_ac):
-    curves, _ = _module("inspect_text").inspect(sd_ac, sd_table, "v_prediction")
-    plot = _module("plot")
-    img = plot.schedule_plot(curves)
-    assert img.shape == (plot.HEIGHT, plot.WIDTH, 3) and img.min() >= 0 and img.max() <= 1
-    pixels = {tuple(p) for p in (img.reshape(-1, 3) * 255).round().astype(int).tolist()}
-    assert all(c in pixels for c in plot.COLORS)
