@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from ..zsnr_core import CFG_SPACES, rescale_cfg_denoised
-from ..zsnr_core._checks import check_float
+from ..zsnr_core.guidance import check_phi
 from .options import check_option
 
 
 def post_cfg_function(phi: float, space: str):
     """ComfyUI's sampler_post_cfg_function: args["denoised"] is x̂0 of x_cfg, however earlier patches formed it."""
-    phi = check_float("phi", phi, 0.0, 1.0, fix="phi = 0 is plain CFG, the paper uses 0.7")
+    phi = check_phi(phi)
     check_option("space", space, CFG_SPACES)
 
     def rescale(args):
