@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import pathlib
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -24,7 +24,7 @@ PLAIN = {"ᾱ": "alpha_bar", "√": "sqrt ", "ε": "eps", "σ": "sigma", "−": 
 _SURELY_MISSING = "\U0010fffd"  # a private-use code point no font draws: its mask is the font's missing-glyph box
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(size: int = FONT_SIZE):
     """DejaVu Sans, which has ᾱ and √: matplotlib's copy when it is installed (found without importing it), else the
     system's; Pillow's own font (labels then fall back to PLAIN) where neither exists."""

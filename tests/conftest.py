@@ -30,3 +30,15 @@ def sd_zero_snr_ac():
 @pytest.fixture(scope="session")
 def sd_ac():
     return z.alphas_cumprod(z.make_betas("scaled_linear"))
+
+
+@pytest.fixture(scope="session")
+def sd_table(sd_ac):
+    """Stable Diffusion's float32 σ table, as ComfyUI holds it."""
+    return z.sigma_from_alpha_bar(sd_ac).float()
+
+
+@pytest.fixture(scope="session")
+def zsnr_table(sd_zero_snr_ac):
+    """The float32 table ComfyUI holds for a zero-SNR model: the clamp's σ (4518.76) at t = T."""
+    return z.sigma_from_alpha_bar(sd_zero_snr_ac, clamp=True).float()

@@ -63,16 +63,6 @@ class FakeSampling(ModelSamplingDiscrete):
         self.__class__ = type("ModelSampling", (FakeSampling, mixin), {})
 
 
-@pytest.fixture(scope="module")
-def sd_table(sd_ac):
-    return z.sigma_from_alpha_bar(sd_ac).float()
-
-
-@pytest.fixture(scope="module")
-def zsnr_table(sd_zero_snr_ac):
-    return z.sigma_from_alpha_bar(sd_zero_snr_ac, clamp=True).float()
-
-
 # --- Zero Terminal SNR -------------------------------------------------------------------------------------------
 
 def test_zero_snr_patch_is_exact_and_its_table_is_comfyuis_clamp(sd_table, sd_zero_snr_ac):

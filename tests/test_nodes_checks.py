@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import ImageFont
-from test_nodes import (CONST, EDM, EPS, LCM, SD3, V_PREDICTION, X0, FakeSampling, _errors, _module,  # noqa: F401
-                        sampling_like, sd_table, zsnr_table)
+from test_nodes import CONST, EDM, EPS, LCM, SD3, V_PREDICTION, X0, FakeSampling, _errors, _module, sampling_like
 
 import zsnr_core as z
 
@@ -173,7 +172,7 @@ def test_plot_text_is_legible_at_the_preview_nodes_size(drawn):
     plot = _module("plot")
     scale = min(plot.PREVIEW_AREA[0] / plot.WIDTH, plot.PREVIEW_AREA[1] / plot.HEIGHT)
     assert plot.font().size * scale >= 10  # px on screen in the 400 × 260 PreviewImage of the example workflows
-    image, layout = drawn
+    _, layout = drawn
     digit_height = max(b - t for text, (l, t, r, b) in layout["texts"] if text == "500")
     assert digit_height * scale >= 7  # a digit's ink, measured 16 px in the image: 7.9 px on screen
 

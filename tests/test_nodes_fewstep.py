@@ -8,11 +8,6 @@ from test_nodes import EPS, FakeKSamplerModel, _module, v_model
 import zsnr_core as z
 
 
-@pytest.fixture(scope="module")
-def zsnr_table(sd_zero_snr_ac):
-    return z.sigma_from_alpha_bar(sd_zero_snr_ac, clamp=True).float()  # what ComfyUI's patched model holds
-
-
 def test_from_the_clamp_equals_the_core_from_infinite_sigma(zsnr_table, sd_zero_snr_ac):
     sample = _module("sampler_fn").sample_dpmpp_2m_zero_snr
     noise = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)

@@ -7,17 +7,6 @@ import torch
 import zsnr_core as z
 
 
-@pytest.fixture(scope="module")
-def zsnr_table(sd_zero_snr_ac):
-    """The float32 table ComfyUI holds for a zero-SNR model: the clamp's σ at t = T."""
-    return z.sigma_from_alpha_bar(sd_zero_snr_ac, clamp=True).float()
-
-
-@pytest.fixture(scope="module")
-def sd_table(sd_ac):
-    return z.sigma_from_alpha_bar(sd_ac).float()
-
-
 def test_betas_from_alphas_cumprod_inverts_alphas_cumprod():
     betas = z.rescale_zero_terminal_snr(z.make_betas("scaled_linear"))
     back = z.betas_from_alphas_cumprod(z.alphas_cumprod(betas))

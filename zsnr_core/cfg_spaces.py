@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_choice
 from . import guidance
+from ._checks import check_choice
 from .guidance import check_phi
 from .parametrization import alpha_bar_from_sigma
 

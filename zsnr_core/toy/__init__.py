@@ -24,7 +24,7 @@ from .metrics import (
                       sample_metrics,
                       wasserstein1,
 )
-from .pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
+from .pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule, toy_alphas_cumprod
 from .train import TrainConfig, TrainResult, export_weights, train
 from .unet import TinyUNet
 from .zoo import (
@@ -47,6 +47,7 @@ __all__ = [
     "fid_floor", "frechet_distance", "frechet_distance8", "gaussian_denoiser", "gaussian_model",
     "gaussian_posterior_mean", "image_grid", "inception_score", "label_by_brightness",
     "load_classifier", "load_model", "load_models", "make_shapes", "reference_data", "reference_features", "sample",
-    "sample_metrics", "schedule", "shape_scores", "shipped_classifier", "train", "train_classifier", "train_models",
+    "sample_metrics", "schedule", "shape_scores", "shipped_classifier", "toy_alphas_cumprod", "train",
+    "train_classifier", "train_models",
     "wasserstein1",
 ]

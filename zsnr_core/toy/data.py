@@ -15,6 +15,7 @@ import torch
 from .._checks import check_int
 
 CLASSES = ("disk", "square", "ring", "cross")
+NUM_CLASSES = len(CLASSES)  # the null label (unconditional) is NUM_CLASSES
 BRIGHTNESS_CLASSES = ("dark", "mid", "bright")
 BACKGROUND_RANGE = (-0.9, 0.9)
 

@@ -19,7 +19,7 @@ from .data import CLASSES, EXTREME_BRIGHT, EXTREME_DARK, brightness, extreme_sha
 from .experiments import asked_classes
 from .ideal import IdealDenoiser
 from .metrics import SampleMetrics, class_accuracy, inception_score, sample_metrics
-from .pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, schedule
+from .pipelines import FIXED, FLAWED, PIPELINES, Pipeline, sample, toy_alphas_cumprod
 from .zoo import REFERENCE_SEED, fd8_floor, fid_floor
 
 
@@ -44,7 +44,7 @@ def run_pipeline(key: str, denoiser: str, model, data, n: int, steps: int, guida
     pipe = PIPELINES[key]
     phi = pipe.phi if phi is None else phi
     if denoiser == "ideal":
-        model = IdealDenoiser(data, schedule(pipe.zero_snr), pipe.prediction_type).to(device)
+        model = IdealDenoiser(data, toy_alphas_cumprod(pipe.zero_snr), pipe.prediction_type).to(device)
     t0 = time.perf_counter()
     try:
         samples = sample(model, pipe, n, steps, guidance_scale, phi, seed, eta, device=device, disable=disable).cpu()

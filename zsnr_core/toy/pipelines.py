@@ -15,7 +15,7 @@ from ..guidance import rescale_cfg
 from ..sampling import sample_ddim
 from ..schedules import alphas_cumprod, make_betas, rescale_alphas_cumprod_zero_terminal_snr
 from ..spacing import timesteps
-from .data import BRIGHTNESS_CLASSES
+from .data import BRIGHTNESS_CLASSES, NUM_CLASSES
 
 BRIGHTNESS_NULL = len(BRIGHTNESS_CLASSES)  # the brightness condition's null value (TinyUNet's num_brightness)
 
@@ -50,10 +50,13 @@ PIPELINES = {
 FLAWED, FIXED = "sd", "zsnr_v_trailing_rescaled"
 
 
-def schedule(zero_snr: bool, num_train_timesteps: int = 1000) -> torch.Tensor:
-    """ᾱ of Stable Diffusion's scaled_linear schedule, after Algorithm 1 when `zero_snr`."""
+def toy_alphas_cumprod(zero_snr: bool, num_train_timesteps: int = 1000) -> torch.Tensor:
+    """ᾱ of the toy models: Stable Diffusion's scaled_linear schedule, after Algorithm 1 when `zero_snr`."""
     ac = alphas_cumprod(make_betas("scaled_linear", num_train_timesteps))
     return rescale_alphas_cumprod_zero_terminal_snr(ac) if zero_snr else ac
+
+
+schedule = toy_alphas_cumprod  # the name of 0.1 ("schedule" names a schedule's kind elsewhere: make_betas(schedule))
 
 
 def guided(model, labels: torch.Tensor, guidance_scale: float, phi: float, null_label: int,
@@ -81,7 +84,7 @@ def initial_noise(n: int, shape: tuple[int, ...], seed: int, device="cpu") -> to
 
 
 def sample(model, pipeline: Pipeline, n: int, steps: int = 25, guidance_scale: float = 1.0, phi: float | None = None,
-           seed: int = 0, eta: float = 0.0, num_classes: int = 4, shape=(3, 32, 32), device="cpu",
+           seed: int = 0, eta: float = 0.0, num_classes: int = NUM_CLASSES, shape=(3, 32, 32), device="cpu",
            disable: bool | None = True, brightness: int | str | None = None, callback=None) -> torch.Tensor:
     """`n` samples (N, C, H, W) from `model(x_t, t, labels)` along `pipeline`, classes in turn, seeded by `seed`.
 
@@ -93,7 +96,7 @@ def sample(model, pipeline: Pipeline, n: int, steps: int = 25, guidance_scale: f
     n = check_int("n", n, 1)
     guidance_scale = check_float("guidance_scale", guidance_scale, 0.0, 100.0, fix="1 is no guidance; 7.5 is SD's")
     phi = pipeline.phi if phi is None else phi
-    ac = schedule(pipeline.zero_snr)
+    ac = toy_alphas_cumprod(pipeline.zero_snr)
     ts = timesteps(steps, pipeline.spacing, len(ac), pipeline.steps_offset)
     labels = (torch.arange(n) % num_classes).to(device)
     bright = None

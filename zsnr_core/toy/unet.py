@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .data import NUM_CLASSES
+
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding of integer timesteps t (B,) → (B, dim), as in DDPM."""
@@ -43,7 +45,7 @@ class TinyUNet(nn.Module):
     """model(x_t, t, labels, brightness) → output of x_t's shape; labels == num_classes is the null (unconditional)
     class, brightness == num_brightness the null bucket; None means null for either."""
 
-    def __init__(self, channels: int = 3, widths: tuple[int, ...] = (32, 64, 64), num_classes: int = 4,
+    def __init__(self, channels: int = 3, widths: tuple[int, ...] = (32, 64, 64), num_classes: int = NUM_CLASSES,
                  emb_dim: int = 128, num_brightness: int = 0):
         super().__init__()
         self.config = {"channels": channels, "widths": list(widths), "num_classes": num_classes, "emb_dim": emb_dim,
