@@ -73,7 +73,7 @@ def test_dense_sigmas_continue_past_T_on_the_tables_curve(zsnr_table, sd_zero_sn
 
 
 def test_dense_sigmas_are_for_counts_above_T_only(zsnr_table):
-    with pytest.raises(ValueError, match=r"n must be in \[1001, .*use spaced_sigmas"):
+    with pytest.raises(ValueError, match=r"steps must be in \[1001, .*use spaced_sigmas"):
         z.dense_sigmas(zsnr_table, 1000)
 
 

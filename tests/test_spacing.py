@@ -96,12 +96,18 @@ def test_exactly_s_distinct_descending_steps_in_range(spacing, T):
 
 @pytest.mark.parametrize("args, error, match", [
     ((10, "trail"), ValueError, r"spacing must be one of 'leading', 'linspace', 'trailing', got 'trail'"),
-    ((0,), ValueError, r"num_inference_steps must be in \[1, 1000\], got 0"),
-    ((1001,), ValueError, r"num_inference_steps must be in \[1, 1000\], got 1001; a model trained with 1000"),
-    ((10.0,), TypeError, r"num_inference_steps must be an integer, got 10.0"),
+    ((0,), ValueError, r"steps must be in \[1, 1000\], got 0"),
+    ((1001,), ValueError, r"steps must be in \[1, 1000\], got 1001; a model trained with 1000"),
+    ((10.0,), TypeError, r"steps must be an integer, got 10.0"),
     ((10, "trailing", 1000, 1), ValueError, r"steps_offset applies to spacing='leading' only"),
     ((10, "leading", 1000, -1), ValueError, r"steps_offset must be in \[0, 99\], got -1"),
 ])
 def test_bad_arguments(args, error, match):
     with pytest.raises(error, match=match):
         z.timesteps(*args)
+
+
+def test_the_step_count_keyword_of_0_1_still_works():
+    assert torch.equal(z.timesteps(num_inference_steps=10), z.timesteps(10))
+    with pytest.raises(TypeError, match="takes the step count once"):
+        z.timesteps(10, num_inference_steps=10)

@@ -73,16 +73,16 @@ def spaced_sigmas(sigma_table, steps: int, spacing: str = "trailing", denoise: f
 _MAX_STEPS = 100_000
 
 
-def dense_sigmas(sigma_table, n: int) -> torch.Tensor:
-    """n sigmas and a final 0 for more steps than the table has timesteps (n > T), as a KSampler asks for at low
-    denoise (steps/denoise): σ at n evenly spaced continuous t from T - 1 down to 0, log-linear between the table's
+def dense_sigmas(sigma_table, steps: int) -> torch.Tensor:
+    """`steps` sigmas and a final 0 for more steps than the table has timesteps (steps > T), as a KSampler asks for at
+    low denoise (steps/denoise): σ at evenly spaced continuous t from T - 1 down to 0, log-linear between the table's
     entries (ComfyUI's model_sampling.sigma rule). All three spacings become t = T - 1, ..., 0 at S = T; beyond it
     they are finer than one timestep, and the model is still called at its nearest training timestep."""
     table = torch.as_tensor(sigma_table)
     alphas_cumprod_from_sigma_table(table)  # validates
     T = table.shape[0]
-    n = check_int("n", n, T + 1, _MAX_STEPS, fix=f"up to {T} steps, use spaced_sigmas")
-    t = torch.linspace(T - 1, 0, n, dtype=torch.float64)  # (n,)
+    steps = check_int("steps", steps, T + 1, _MAX_STEPS, fix=f"up to {T} steps, use spaced_sigmas")
+    t = torch.linspace(T - 1, 0, steps, dtype=torch.float64)  # (steps,)
     low = t.floor().long()
     high = t.ceil().long()
     # an exact zero-SNR table ends at σ = inf: between T - 2 and T - 1 interpolate towards the clamp's finite σ

@@ -19,19 +19,26 @@ SPACINGS = ("leading", "linspace", "trailing")
 
 
 def timesteps(
-    num_inference_steps: int,
+    steps: int | None = None,
     spacing: str = "trailing",
     num_train_timesteps: int = 1000,
     steps_offset: int = 0,
+    *,
+    num_inference_steps: int | None = None,
 ) -> torch.Tensor:
-    """The S sample timesteps as a descending int64 tensor of shape (S,).
+    """The S = `steps` sample timesteps as a descending int64 tensor of shape (S,).
+
+    `steps` is the number of model calls, as everywhere in the library (`num_inference_steps=`, diffusers' word
+    and this function's keyword in 0.1, still works).
 
     `steps_offset` shifts "leading" only (SD uses 1); the other spacings already end at the ends of [0, T-1], so
     a non-zero offset there is refused rather than silently ignored as diffusers does.
     """
     check_choice("spacing", spacing, SPACINGS)
+    if (steps is None) == (num_inference_steps is None):
+        raise TypeError("timesteps takes the step count once: timesteps(steps, ...) or num_inference_steps=...")
     T = check_int("num_train_timesteps", num_train_timesteps, 1)
-    S = check_int("num_inference_steps", num_inference_steps, 1, T,
+    S = check_int("steps", steps if steps is not None else num_inference_steps, 1, T,
                   fix=f"a model trained with {T} timesteps can be sampled with at most {T} steps")
     if spacing == "linspace":
         ts = np.linspace(0, T - 1, S).round()[::-1]
