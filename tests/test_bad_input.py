@@ -6,8 +6,10 @@ exits with code 2 and never shows a traceback; paths are checked before any samp
 import hashlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -374,3 +376,17 @@ def test_terminal_snr_report_of_a_schedule_without_noise_says_so():
 def test_report_names_float64_underflow_instead_of_zero_betas(capsys):
     err = _cli_error(["report", "--timesteps", "100000", "--schedule", "linear"], capsys)
     assert "underflows float64 to 0 there" in err and "zero betas" not in err
+
+
+def test_cli_ctrl_c_while_torch_loads_exits_130_without_a_traceback(tmp_path):
+    # a stand-in torch that takes 60 s to import, so that the SIGINT surely lands during the import
+    slow = tmp_path / "torch"
+    slow.mkdir()
+    (slow / "__init__.py").write_text("import time\ntime.sleep(60)\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-m", "zsnr_core", "report"], stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    time.sleep(3)  # python itself starts in well under a second
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err

@@ -5,6 +5,15 @@ classifier-free guidance (Algorithm 2), exact at SNR = 0. Depends on torch and n
 """
 import sys as _sys
 
+if _sys.argv[:1] == ["-m"]:  # `python -m zsnr_core ...`: Ctrl-C while torch loads (seconds) exits without a traceback
+    import signal as _signal
+
+    def _interrupted(signum, frame):
+        print("\npython -m zsnr_core: interrupted", file=_sys.stderr)
+        raise SystemExit(130)
+
+    _signal.signal(_signal.SIGINT, _interrupted)  # zsnr_core.cli.main hands Ctrl-C back to KeyboardInterrupt
+
 try:
     import torch as _torch  # noqa: F401  (the one runtime dependency pip cannot choose for the user)
 except ModuleNotFoundError as _err:

@@ -9,6 +9,7 @@ before any work starts.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from . import demo, report, train
@@ -18,6 +19,7 @@ COMMANDS = (demo, train, report)
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is KeyboardInterrupt again (see zsnr_core)
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m zsnr_core", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
