@@ -13,9 +13,8 @@ noise so that the slight grain of diffusion samples does not throw it; accuracy 
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from torch.nn import functional as F
 
 from .._checks import check_float, check_int
 from .._progress import progress
+from .config import JsonConfig
 from .data import CLASSES, make_shapes
 from .safetensors_io import SafetensorsError, load_file, save_file
 
@@ -55,7 +55,7 @@ class ShapeClassifier(nn.Module):
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(JsonConfig):
     steps: int = 4000
     batch_size: int = 128
     lr: float = 3e-3
@@ -68,14 +68,6 @@ class ClassifierConfig:
         check_int("batch_size", self.batch_size, 1)
         check_float("lr", self.lr, 0.0, 1.0)
         check_float("noise", self.noise, 0.0, 1.0)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ClassifierConfig:
-        raw = json.loads(text)
-        return cls(**{k: v for k, v in raw.items() if k in {f.name for f in fields(cls)}})
 
 
 def held_out_data():
