@@ -52,7 +52,8 @@ def test_steps_land_exactly_on_the_next_given_timestep(sd_zero_snr_ac, spacing, 
     assert all(c.dtype == torch.int64 and c.device.type == device.type for c in model.calls)
     # the sample entering step i sits at ᾱ of timesteps[i] (not t - T//S), and the result at ᾱ = 1
     for d, t in zip(seen, ts.tolist()):
-        assert d["t"] == t and set(d) == {"i", "t", "x", "denoised"}
+        assert d["t"] == t and set(d) == {"i", "t", "x", "sigma", "sigma_hat", "denoised"}  # k-diffusion's keys and t
+        assert d["sigma"] == d["sigma_hat"] == z.sigma_from_alpha_bar(ac[t].item())
         assert torch.allclose(d["x"], z.add_noise(x0_star, eps0, ac[t].item()), atol=1e-10)
         assert torch.allclose(d["denoised"], x0_star, atol=1e-9)
     assert torch.allclose(out, x0_star, atol=1e-9)

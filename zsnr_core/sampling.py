@@ -24,7 +24,13 @@ from ._checks import (
     noise_like,
 )
 from ._progress import progress
-from .parametrization import PREDICTION_TYPES, eps_from_denoised, eps_from_output, x0_from_output
+from .parametrization import (
+    PREDICTION_TYPES,
+    eps_from_denoised,
+    eps_from_output,
+    sigma_from_alpha_bar,
+    x0_from_output,
+)
 
 
 def ddim_variance(alpha_bar_t: float, alpha_bar_next: float, eta: float) -> float:
@@ -42,7 +48,7 @@ def sample_ddim(model, x, alphas_cumprod, timesteps, prediction_type="v_predicti
     once per entry of `timesteps`, in order; its output must have x's shape (it is never broadcast). `x` is x_T
     (for a zero-SNR schedule, unit noise). `eta` = 1 gives DDPM-like ancestral steps whose noise `generator` draws
     (one generator for the batch, or a list of B generators so that each sample is reproducible alone).
-    `callback` gets {"i", "t", "x", "denoised"} after each model call. ε-prediction at ᾱ = 0 is refused, with
+    `callback` gets k-diffusion's keys {"i", "x", "sigma", "sigma_hat", "denoised"} and "t" after each model call. ε-prediction at ᾱ = 0 is refused, with
     every other bad input, before any model call.
     """
     ts, ab, eta = _check_ddim(x, alphas_cumprod, timesteps, prediction_type, eta)
@@ -51,8 +57,9 @@ def sample_ddim(model, x, alphas_cumprod, timesteps, prediction_type="v_predicti
         out = watch(model(x, torch.full((x.shape[0],), ts[i], device=x.device)), x, f"t = {ts[i]}")
         x0 = x0_from_output(out, x, ab[i], prediction_type)  # eq. 19 for v
         eps = eps_from_output(out, x, ab[i], prediction_type)  # eq. 17 for v
-        if callback is not None:
-            callback({"i": i, "t": ts[i], "x": x, "denoised": x0})
+        if callback is not None:  # the σ-space samplers' keys (k-diffusion's), and t
+            sigma = sigma_from_alpha_bar(ab[i])
+            callback({"i": i, "t": ts[i], "x": x, "sigma": sigma, "sigma_hat": sigma, "denoised": x0})
         var = ddim_variance(ab[i], ab[i + 1], eta)  # σ_t(η)², eq. 22
         x = math.sqrt(ab[i + 1]) * x0 + math.sqrt(max(1.0 - ab[i + 1] - var, 0.0)) * eps  # eq. 21
         if var > 0.0:
