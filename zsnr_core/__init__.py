@@ -20,6 +20,9 @@ except ModuleNotFoundError as _err:
 
 from .cfg_spaces import CFG_SPACES, rescale_cfg_denoised
 from .checkpoint_flags import CheckpointFlags, read_checkpoint_flags
+from .probe import ProbeResult, probe_prediction_type
+from .safetensors_header import PickleCheckpointError, SafetensorsError
+from .stamp import StampError, StampResult, write_checkpoint_flags
 from .errors import EpsilonAtZeroSNRError, UnsupportedModelFamilyError
 from .denoisers import denoiser_from_model, exact_zero_snr_start, timestep_from_sigma
 from .fewstep import fewstep_sigmas, fewstep_timesteps
@@ -72,3 +75,5 @@ __all__ = [
     "sample_dpmpp_2m_sigmas", "schedule_curves", "sigma_from_alpha_bar", "snr", "spaced_sigmas",
     "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss", "v_target",
 ]
+__all__ += ["PickleCheckpointError", "ProbeResult", "SafetensorsError", "StampError", "StampResult",
+            "probe_prediction_type", "write_checkpoint_flags"]
