@@ -164,8 +164,10 @@ def read_header_details(path) -> Header:
 
 
 def _json_type(value) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number")
+    for kind, word in ((dict, "object"), (list, "array"), (str, "string"), (bool, "boolean"), (type(None), "null")):
+        if isinstance(value, kind):
+            return word
+    return "number"
 
 
 def _clip(value, limit: int = 60) -> str:

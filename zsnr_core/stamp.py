@@ -160,8 +160,9 @@ def _check_target(path: Path, target: Path, in_place: bool, size: int) -> None:
         if not mode & 0o222:
             raise StampError(f"{path} is read-only (mode {stat.filemode(mode)}); make it writable (chmod u+w) or "
                              "write a copy with --out")
-    if not os.access(folder, os.W_OK):
-        raise StampError(f"{target}: the folder {folder} is not writable; write the copy somewhere else with --out")
+    if not os.stat(folder).st_mode & 0o222 or not os.access(folder, os.W_OK):  # mode bits: root passes os.access
+        raise StampError(f"{target}: the folder {folder} is read-only; the stamp writes a temporary file beside the "
+                         "target, so write the copy into a writable folder with --out")
     free = shutil.disk_usage(folder).free
     if free < size + _SPARE_BYTES:
         raise StampError(f"{target}: the stamped file needs {size:,} bytes (+{_SPARE_BYTES:,} spare) in {folder}, "
