@@ -26,6 +26,11 @@ convert its output to ε̂ under H (eq. 17). A trained H-model denoises its own 
 e_H = ‖ε̂ - ε'‖²/‖ε'‖² is small. Under the wrong H, or for an untrained network, x̂₀ is noise-like and e_H is large:
 a network that outputs zeros scores e = 1 as ε and e ≥ ᾱ₂² = 0.64 as v (ε̂ = √(1-ᾱ₂)·x_t), so the check accepts
 e_H below half of that, ᾱ₂²/2 = 0.32. Cost: three model calls on one batch (one at t₁, one per hypothesis at t₂).
+
+The check needs data that a denoiser can tell from noise. For white Gaussian data of variance s² even the exact
+denoiser scores e = (ᾱ₂s²/(ᾱ₂s² + 1 - ᾱ₂))², under 0.32 only for s² < 0.33; above that the probe says None (never
+the wrong type: tests/test_probe.py). Images have structure that trained models use (the toy models score 0.07-0.09),
+but no real Stable Diffusion checkpoint has been probed here: there are no such weights in this repository.
 """
 from __future__ import annotations
 
