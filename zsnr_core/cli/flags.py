@@ -38,12 +38,12 @@ def expand(paths) -> list[Path]:
         if not p.is_dir() or _is_diffusers(p):
             found.append(p)
             continue
-        for root, dirs, files in os.walk(p):
+        for root, dirs, files in os.walk(p):  # a folder's own files first, then its subfolders, each sorted
             here = Path(root)
+            found += [here / f for f in sorted(files) if f.lower().endswith((".safetensors", *PICKLE_SUFFIXES))]
             models = [d for d in dirs if _is_diffusers(here / d)]
             found += [here / d for d in sorted(models)]
             dirs[:] = sorted(d for d in dirs if d not in models)
-            found += [here / f for f in sorted(files) if f.lower().endswith((".safetensors", *PICKLE_SUFFIXES))]
     return found
 
 
