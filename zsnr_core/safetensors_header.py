@@ -56,13 +56,31 @@ class _Pairs(dict):
 
 
 def _object_with_duplicates(pairs):
-    obj, seen = _Pairs(), {}
-    obj.duplicates = []
+    obj = dict(pairs)
+    if len(obj) == len(pairs):  # the common case, kept cheap: this runs once per tensor entry
+        return obj
+    seen = {}
     for key, value in pairs:
         seen.setdefault(key, []).append(value)
-        obj[key] = value
+    obj = _Pairs(obj)
     obj.duplicates = [(key, tuple(values)) for key, values in seen.items() if len(values) > 1]
     return obj
+
+
+def _may_repeat_keys(raw: bytes, header: dict) -> bool:
+    """False when no tensor name or metadata key can be repeated: each tensor entry has one "data_offsets" and each
+    metadata key's JSON string occurs once in the whole header. Byte counts run at memory speed, where a parse that
+    tracks every key costs 2-3x the plain one."""
+    entries = len(header) - ("__metadata__" in header)
+    if raw.count(b'"data_offsets"') != entries:
+        return True
+    metadata = header.get("__metadata__")
+    if isinstance(metadata, dict):
+        for key in metadata:
+            forms = {json.dumps(key).encode(), json.dumps(key, ensure_ascii=False).encode()}
+            if sum(raw.count(f) for f in forms) > 1:
+                return True
+    return False
 
 
 def _kind_of_file(mode: int) -> str | None:
@@ -138,7 +156,9 @@ def read_header_details(path) -> Header:
     finally:
         os.close(fd)
     try:
-        header = json.loads(raw, object_pairs_hook=_object_with_duplicates)
+        header = json.loads(raw)
+        if isinstance(header, dict) and _may_repeat_keys(raw, header):  # then parse again, slowly, to know which
+            header = json.loads(raw, object_pairs_hook=_object_with_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SafetensorsError(f"{path}: the header is not valid JSON ({err}); the file is damaged or not "
                                "safetensors") from None
@@ -148,7 +168,7 @@ def read_header_details(path) -> Header:
     if not isinstance(header, dict):
         raise SafetensorsError(f"{path}: the header is JSON {type(header).__name__}, not an object; the file is not "
                                "safetensors")
-    duplicates = [("", key, values) for key, values in header.duplicates]
+    duplicates = [("", key, values) for key, values in getattr(header, "duplicates", ())]
     metadata = header.pop("__metadata__", None)
     if metadata is None:
         metadata = {}
