@@ -37,7 +37,7 @@ def library(tmp_path):
     """A folder as a person collecting community checkpoints has one."""
     write(tmp_path / "sd15" / "plain.safetensors")  # states nothing
     write(tmp_path / "sd15" / "vpred.safetensors", {"modelspec.prediction_type": "v", "ss_zero_terminal_snr": "True"},
-          {**SDXL, "v_pred": torch.tensor([]), "ztsnr": torch.tensor([])})
+          SDXL)  # stated in metadata only: stock SDXL loaders read the markers
     (tmp_path / "old.ckpt").write_bytes(b"PK\x03\x04" + bytes(60))
     model = tmp_path / "diffusers" / "model"
     (model / "scheduler").mkdir(parents=True)
@@ -60,7 +60,8 @@ def test_a_folder_is_searched_and_each_checkpoint_gets_a_summary_line(capsys, li
         f"{library / 'sd15' / 'vpred.safetensors'}: TO FIX: prediction v_prediction, zero terminal SNR yes (sdxl)",
         "4 checkpoint(s): 1 ok, 1 silent, 1 to fix, 1 pickle, 0 unreadable",
     ]
-    assert "MISREAD: diffusers will load it as epsilon, the file states v_prediction" in out
+    assert "MISREAD: ComfyUI will load it as epsilon, the file states v_prediction: stamp the markers" in out
+    assert "warning: diffusers will load it as epsilon, the file states v_prediction" in out  # not in the file's power
     assert "not safetensors: a pickle carries no header flags" in out and code == 3  # a path could not be read
 
 
@@ -81,7 +82,16 @@ def test_json_lists_statements_and_assumptions(capsys, library):
     assert {(s["fact"], s["value"]) for s in entry["statements"]} == {("prediction_type", "v_prediction"),
                                                                        ("zero_terminal_snr", True)}
     assert [a["tool"] for a in entry["assumed_by"]] == ["ComfyUI", "A1111/Forge", "diffusers"]
-    assert entry["assumed_by"][0]["prediction_type"] == "v_prediction"  # SDXL with the marker: stock reads it
+    assert entry["assumed_by"][0]["prediction_type"] == "epsilon"  # SDXL without the marker
+
+
+def test_a_stamp_with_markers_turns_to_fix_into_ok(capsys, library):
+    src, new = library / "sd15" / "vpred.safetensors", library / "fixed.safetensors"
+    assert flags(capsys, src)[0] == 1
+    assert flags(capsys, src, "--set-prediction", "v_prediction", "--markers", "--out", new)[0] == 0
+    code, out, _ = flags(capsys, new)
+    assert code == 0 and out.startswith(f"{new}: OK: prediction v_prediction, zero terminal SNR yes (sdxl)")
+    assert "ComfyUI loads it as: v_prediction, zero terminal SNR yes" in out
 
 
 def test_stamping_needs_a_destination_and_then_writes_only_there(capsys, library):

@@ -256,14 +256,26 @@ _FIXES = {"ComfyUI": "load it with Load Checkpoint (v-pred / zero SNR from file)
           "diffusers": "pass the scheduler a config that states it"}
 
 
-def mismatches(flags: CheckpointFlags) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class Mismatch:
+    """A stock tool that will load the checkpoint differently from what it states. `stampable`: the markers fix it
+    (the tool reads them for this family); otherwise the tool reads no flag here and the fix is on its side."""
+
+    tool: str
+    text: str
+    stampable: bool
+
+
+def mismatches(flags: CheckpointFlags) -> tuple[Mismatch, ...]:
     """Where a stock tool will load this checkpoint differently from what it states, each with a fix."""
     found = []
     for a in stock_assumptions(flags):
-        fix = _FIXES[a.tool] + (" or stamp the markers (--markers)" if a.tool == "ComfyUI" and flags.family == "sdxl"
-                                and flags.zero_terminal_snr is not False else "")
+        stampable = a.tool == "A1111/Forge" or (a.tool == "ComfyUI" and flags.family == "sdxl")
+        fix = "stamp the markers (--markers)" if stampable else _FIXES[a.tool]
         if flags.prediction_type and a.prediction_type and a.prediction_type != flags.prediction_type:
-            found.append(f"{a.tool} will load it as {a.prediction_type}, the file states {flags.prediction_type}: {fix}")
+            found.append(Mismatch(a.tool, f"{a.tool} will load it as {a.prediction_type}, the file states "
+                                          f"{flags.prediction_type}: {fix}", stampable))
         if flags.zero_terminal_snr and not a.zero_terminal_snr:
-            found.append(f"{a.tool} will not apply zero terminal SNR, which the file states: {fix}")
+            found.append(Mismatch(a.tool, f"{a.tool} will not apply zero terminal SNR, which the file states: {fix}",
+                                  stampable))
     return tuple(found)

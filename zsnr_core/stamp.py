@@ -85,12 +85,14 @@ def _check_choices(prediction_type, zero_terminal_snr, path):
         raise ValueError(f"{path}: nothing to stamp: set the prediction type, zero terminal SNR, or both")
 
 
-def _marker_plan(tensors: dict, prediction: str | None, zero_snr: bool | None, markers: bool, path):
-    """(markers to add, markers to remove): remove those the stamp contradicts, add those asked for."""
-    wanted = {"v_pred": None if prediction is None else prediction == "v_prediction",
-              "ztsnr": zero_snr}
-    add = tuple(m for m, on in wanted.items() if markers and on and m not in tensors)
-    remove = tuple(m for m, on in wanted.items() if on is False and m in tensors)
+def _marker_plan(tensors: dict, prediction: str | None, zero_snr: bool | None, final: tuple, markers: bool, path):
+    """(markers to add, markers to remove): remove those the stamp contradicts; with `markers`, add those that the
+    file's final state (`final`: the stamp over what the file already states) calls for."""
+    def on(kind, zsnr):
+        return {"v_pred": None if kind is None else kind == "v_prediction", "ztsnr": zsnr}
+
+    add = tuple(m for m, yes in on(*final).items() if markers and yes and m not in tensors)
+    remove = tuple(m for m, yes in on(prediction, zero_snr).items() if yes is False and m in tensors)
     for m in remove:
         start, end = tensors[m].get("data_offsets", (0, 0))
         if end != start:
@@ -126,7 +128,7 @@ def write_checkpoint_flags(path, prediction_type: str | None = None, zero_termin
     if duplicated:
         raise StampError(f"{path}: the header names tensor {duplicated[0]!r} more than once; the file is damaged, "
                          "and which copy a reader takes is undefined, so it is not stamped")
-    add, remove = _marker_plan(h.tensors, prediction_type, zero_terminal_snr, markers, path)
+    add, remove = _marker_plan(h.tensors, prediction_type, zero_terminal_snr, (final_kind, final_zsnr), markers, path)
     metadata = planned_metadata(h.metadata, prediction_type, zero_terminal_snr)
     changes = tuple((k, h.metadata.get(k), v) for k, v in metadata.items() if h.metadata.get(k) != v)
     tensors = {k: v for k, v in h.tensors.items() if k not in remove}

@@ -4,10 +4,11 @@
     python -m zsnr_core flags FILE --set-prediction {epsilon,v_prediction} --set-zero-snr {on,off} [--markers]
                                    (--out NEW | --in-place) [--dry-run]
 
-Reading touches headers and configs only; a pickle (.ckpt / .pt / .pth / .bin) is named and never opened. Exit codes
-of a read: 0 nothing to fix (a "silent" file, which states neither fact, loads with each tool's defaults); 1 a file contradicts itself, states a known trap, or a stock tool will load it
-differently from what it states; 3 a path could not be read (a pickle, a damaged file, a FIFO ...). A stamp exits 0
-when written (or, with --dry-run, when it would be), 2 when refused.
+Reading touches headers and configs only; a pickle (.ckpt / .pt / .pth / .bin) is named and never opened.
+Exit codes of a read: 0 nothing to fix in the files (a "silent" file, which states neither fact, loads with each
+tool's defaults; a tool that reads no flag at all for it is a warning); 1 a file contradicts itself, states a known
+trap, or lacks the markers a stock tool reads (a stamp fixes it); 3 a path could not be read (a pickle, a damaged
+file, a FIFO ...). A stamp exits 0 when written (or, with --dry-run, when it would be), 2 when refused.
 """
 from __future__ import annotations
 
@@ -63,10 +64,12 @@ def describe(path: Path) -> dict:
         return {"path": str(path), "status": "pickle", "error": str(err)}
     except SafetensorsError as err:
         return {"path": str(path), "status": "unreadable", "error": str(err)}
+    misread = mismatches(flags)
     found = {"conflicts": [str(c) for c in flags.conflicts], "traps": list(traps(flags)),
-             "misreads": list(mismatches(flags))}
+             "misreads": [m.text for m in misread if m.stampable]}
     silent = flags.prediction_type is None and flags.zero_terminal_snr is None and not flags.conflicts
     return {"path": str(path), "status": "to fix" if any(found.values()) else ("silent" if silent else "ok"),
+            "warnings": [m.text for m in misread if not m.stampable],
             "form": flags.form, "family": flags.family,
             "prediction_type": flags.prediction_type, "prediction_type_source": flags.prediction_type_source,
             "zero_terminal_snr": flags.zero_terminal_snr, "zero_terminal_snr_source": flags.zero_terminal_snr_source,
@@ -89,7 +92,7 @@ def format_entry(d: dict) -> str:
     for a in d["assumed_by"]:
         lines.append(f"  {a['tool']} loads it as: {a['prediction_type'] or 'undecided here'}, zero terminal SNR "
                      f"{_word(a['zero_terminal_snr'])} ({a['why']})")
-    for key, label in (("conflicts", "CONFLICT"), ("traps", "TRAP"), ("misreads", "MISREAD"),
+    for key, label in (("conflicts", "CONFLICT"), ("traps", "TRAP"), ("misreads", "MISREAD"), ("warnings", "warning"),
                        ("unrecognised", "unrecognised"), ("notes", "note")):
         lines += [f"  {label}: {x}" for x in d[key]]
     return "\n".join(lines)
