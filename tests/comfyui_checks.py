@@ -473,3 +473,9 @@ def test_probe_on_a_silent_pickle_applies_what_an_exact_denoiser_predicts(loader
     ms = m.get_model_object("model_sampling")
     assert isinstance(ms, comfy.model_sampling.V_PREDICTION if kind == "v_prediction" else comfy.model_sampling.EPS)
     assert report.startswith(f"prediction type: {kind} (probed (the file is a pickle")
+
+
+def test_the_loaders_outputs_all_have_tooltips(node):
+    outputs = node["ZSNR_CheckpointLoader"].GET_SCHEMA().outputs
+    assert [o.io_type for o in outputs] == ["MODEL", "CLIP", "VAE", "STRING"]
+    assert all(o.tooltip for o in outputs), [o.io_type for o in outputs if not o.tooltip]
