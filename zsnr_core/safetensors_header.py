@@ -146,12 +146,12 @@ def read_header_details(path) -> Header:
         if n > size - 8 or n > MAX_HEADER_BYTES:
             if _pickle_kind(head):
                 raise PickleCheckpointError(path, _pickle_kind(head))
-            if n > MAX_HEADER_BYTES:
-                raise SafetensorsError(
-                    f"{path}: the header is {n:,} bytes, over the {MAX_HEADER_BYTES:,}-byte limit that safetensors "
-                    "readers (the reference implementation, ComfyUI, diffusers) accept; no tool will load this file")
-            raise SafetensorsError(f"{path}: header length {n} exceeds the file size {size}; the file is truncated, "
-                                   "damaged or not safetensors")
+            if n > size - 8:  # the file cannot hold it: the length itself is wrong
+                raise SafetensorsError(f"{path}: header length {n} exceeds the file size {size}; the file is "
+                                       "truncated, damaged or not safetensors")
+            raise SafetensorsError(
+                f"{path}: header length {n:,} bytes is over the {MAX_HEADER_BYTES:,}-byte limit that safetensors "
+                "readers (the reference implementation, ComfyUI, diffusers) accept; no tool will load this file")
         raw = _read_exactly(fd, n)
     finally:
         os.close(fd)
