@@ -455,18 +455,11 @@ def test_probe_on_a_silent_file_says_probed_and_cannot_tell_an_untrained_unet(lo
 def test_probe_on_a_silent_pickle_applies_what_an_exact_denoiser_predicts(loader, monkeypatch, kind):
     # the exact posterior-mean denoiser of Gaussian data (x0 ~ N(0, 0.5²) per element) in the model's place: the
     # probe's answer must be applied and named "probed"
+    from test_probe import exact_denoiser
+
     module = sys.modules[loader.__module__]
-    ac = z.alphas_cumprod(z.make_betas("scaled_linear"))
-
-    def exact(model, clip):
-        def call(x_t, t):
-            a = ac[t].view(-1, 1, 1, 1).to(x_t.dtype)
-            x0 = a.sqrt() * 0.25 * x_t / (a * 0.25 + 1 - a)
-            eps = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
-            return eps if kind == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * x0
-        return call
-
-    monkeypatch.setattr(module, "unet_call", exact)
+    ac = z.alphas_cumprod(z.make_betas("scaled_linear"))  # SD's schedule, as ComfyUI loads the SD 1.x file
+    monkeypatch.setattr(module, "unet_call", lambda model, clip: exact_denoiser(kind, ac, 0.25, 0.0))
     monkeypatch.setattr(module, "PROBE_LATENT", (1, 16, 16))
     m, _, _, report = run(loader, ckpt_name="plain.ckpt", prediction_type="from file, else probe",
                           zero_terminal_snr="off")
