@@ -26,8 +26,8 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import zsnr_core as z  # noqa: E402
-from zsnr_core.cli.flags import describe  # noqa: E402
+import zsnr_core as z
+from zsnr_core.cli.flags import describe
 
 METADATA = {"modelspec.prediction_type": "v", "ss_v_parameterization": "True", "ss_zero_terminal_snr": "True"}
 ENTRIES = 2500  # about as many tensors as an SDXL checkpoint

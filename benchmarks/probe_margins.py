@@ -18,10 +18,10 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import zsnr_core as z  # noqa: E402
-from zsnr_core.probe import CHECK_ERROR_LIMIT  # noqa: E402
-from zsnr_core.toy.unet import TinyUNet  # noqa: E402
-from zsnr_core.toy.zoo import WEIGHTS_DIR, load_model  # noqa: E402
+import zsnr_core as z
+from zsnr_core.probe import CHECK_ERROR_LIMIT
+from zsnr_core.toy.unet import TinyUNet
+from zsnr_core.toy.zoo import WEIGHTS_DIR, load_model
 
 SHAPE = (4, 3, 32, 32)
 LABELS = (0, 1, 2, 3, None)

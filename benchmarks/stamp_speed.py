@@ -22,7 +22,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import zsnr_core as z  # noqa: E402
+import zsnr_core as z
 
 ENTRIES = 2500
 
@@ -42,8 +42,7 @@ def write_big(path: pathlib.Path, gib: float) -> None:
     chunk = os.urandom(per)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
-        for _ in range(ENTRIES):
-            f.write(chunk)
+        f.writelines(chunk for _ in range(ENTRIES))
 
 
 def timed(fn) -> float:

@@ -76,7 +76,7 @@ def test_exit_codes(capsys, library):
 
 
 def test_json_lists_statements_and_assumptions(capsys, library):
-    code, out, _ = flags(capsys, library / "sd15" / "vpred.safetensors", "--json")
+    _code, out, _ = flags(capsys, library / "sd15" / "vpred.safetensors", "--json")
     (entry,) = json.loads(out)
     assert entry["status"] == "to fix" and entry["family"] == "sdxl"
     assert {(s["fact"], s["value"]) for s in entry["statements"]} == {("prediction_type", "v_prediction"),

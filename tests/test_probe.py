@@ -107,10 +107,10 @@ def test_the_exact_denoiser_of_gaussian_data_is_told_or_left_undecided_never_mis
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(sample_shape=(4,)), r"sample_shape must be \(B, C, ...\)"),
-    (dict(sample_shape=(0, 3, 8, 8)), r"sample_shape must be \(B, C, ...\)"),
-    (dict(margin=0.7), "margin must be"),
-    (dict(alphas_cumprod=torch.linspace(9e-4, 1e-5, 10)), "the schedule has no timestep with ᾱ ≥ 0.001 above"),
+    ({"sample_shape": (4,)}, r"sample_shape must be \(B, C, ...\)"),
+    ({"sample_shape": (0, 3, 8, 8)}, r"sample_shape must be \(B, C, ...\)"),
+    ({"margin": 0.7}, "margin must be"),
+    ({"alphas_cumprod": torch.linspace(9e-4, 1e-5, 10)}, "the schedule has no timestep with ᾱ ≥ 0.001 above"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     args = {"alphas_cumprod": SD, "sample_shape": SHAPE, **kwargs}

@@ -61,7 +61,7 @@ def test_the_data_region_is_copied_byte_for_byte(tmp_path):
     out = tmp_path / "b.safetensors"
     z.write_checkpoint_flags(src, "epsilon", False, out=out)
     a, b = src.read_bytes(), out.read_bytes()
-    start = lambda blob: 8 + int.from_bytes(blob[:8], "little")  # noqa: E731
+    start = lambda blob: 8 + int.from_bytes(blob[:8], "little")
     assert a[start(a):] == b[start(b):] and start(b) % 8 == 0
 
 
@@ -94,10 +94,10 @@ def test_in_place_keeps_the_file_mode_and_leaves_no_temporary_file(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(prediction_type="epsilon", zero_terminal_snr=True), z.EpsilonAtZeroSNRError, "Refused to stamp"),
-    (dict(prediction_type="v"), ValueError, "prediction_type must be 'epsilon', 'v_prediction' or None"),
-    (dict(), ValueError, "nothing to stamp"),
-    (dict(prediction_type="epsilon", in_place=False, out=None), ValueError, "name where to write"),
+    ({"prediction_type": "epsilon", "zero_terminal_snr": True}, z.EpsilonAtZeroSNRError, "Refused to stamp"),
+    ({"prediction_type": "v"}, ValueError, "prediction_type must be 'epsilon', 'v_prediction' or None"),
+    ({}, ValueError, "nothing to stamp"),
+    ({"prediction_type": "epsilon", "in_place": False, "out": None}, ValueError, "name where to write"),
 ])
 def test_bad_choices_are_refused_before_anything_is_written(tmp_path, kwargs, error, match):
     src = checkpoint(tmp_path / "a.safetensors")
@@ -155,7 +155,7 @@ def test_a_target_on_another_file_system_is_written_beside_itself(tmp_path):
 
 
 def test_a_checksum_mismatch_leaves_the_target_alone(tmp_path, monkeypatch):
-    import zsnr_core.stamp as stamp
+    from zsnr_core import stamp
 
     src = checkpoint(tmp_path / "a.safetensors")
     before = src.read_bytes()

@@ -34,6 +34,7 @@ but no real Stable Diffusion checkpoint has been probed here: there are no such 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -115,7 +116,7 @@ def probe_prediction_type(model, alphas_cumprod, sample_shape, *, margin: float 
         x_t2 = (a2 ** 0.5 * x0 + (1 - a2) ** 0.5 * fresh.to(torch.float64)).to(dtype)
         eps = predict_eps(call(x_t2, t2).to(torch.float64), x_t2.to(torch.float64), a2, kind)
         err = float((eps - fresh).pow(2).sum() / fresh.to(torch.float64).pow(2).sum())
-        check_error[kind] = err if err == err else float("inf")
+        check_error[kind] = float("inf") if math.isnan(err) else err  # an overflowed x̂0 fails the check
     candidate = "epsilon" if coefficient > cut else "v_prediction"
     other = "v_prediction" if candidate == "epsilon" else "epsilon"
     if abs(coefficient - cut) < margin:

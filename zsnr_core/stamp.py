@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint_flags import MARKERS, read_checkpoint_flags
+from .checkpoint_flags import read_checkpoint_flags
 from .errors import EpsilonAtZeroSNRError
 from .safetensors_header import SafetensorsError, read_header_details
 
@@ -139,8 +139,8 @@ def write_checkpoint_flags(path, prediction_type: str | None = None, zero_termin
                      separators=(",", ":"), ensure_ascii=False).encode()
     raw += b" " * (-len(raw) % 8)  # the reference implementation aligns the data to 8 bytes
     size = 8 + len(raw) + data_length
-    result = dict(source=str(path), target=str(target), metadata_changes=changes, markers_added=add,
-                  markers_removed=remove, size=size)
+    result = {"source": str(path), "target": str(target), "metadata_changes": changes, "markers_added": add,
+              "markers_removed": remove, "size": size}
     _check_target(path, target, in_place, size)
     if dry_run or (in_place and not (changes or add or remove)):  # nothing asked that the file does not say
         return StampResult(written=False, tensors_checked=0, **result)
