@@ -457,3 +457,119 @@ def test_rescale_cfg_runs_in_chain_order_with_other_post_cfg_patches(node, model
     sample(m)
     assert [tag for tag, _ in seen] == ["before", "after"] * 4
     assert all((seen[i][1] - seen[i + 1][1]).abs().max() > 0 for i in range(0, 8, 2))  # ours ran between them
+
+
+# --- checkpoint flags (issue 20): stamped files through the stock loader and ours, pickles, the probe ---------------
+
+def tiny_sd15_checkpoint(path):
+    """A checkpoint that stock ComfyUI detects as SD 1.x (its unet_config: 320 channels, 768-wide context) but with
+    one level and fp16 random weights: 52 MB, no text encoder, no VAE. ComfyUI zero-inits the output layer."""
+    from safetensors.torch import save_file
+
+    unet = {"image_size": 8, "in_channels": 4, "out_channels": 4, "model_channels": 320, "num_res_blocks": 1,
+            "channel_mult": [1], "transformer_depth": [1], "transformer_depth_output": [1, 1],
+            "transformer_depth_middle": 1, "context_dim": 768, "use_spatial_transformer": True,
+            "use_linear_in_transformer": False, "adm_in_channels": None, "use_temporal_attention": False,
+            "use_temporal_resblock": False, "legacy": False, "num_head_channels": 64}
+    base = comfy.model_base.BaseModel(comfy.supported_models.SD15(unet), device=torch.device("cpu"))
+    state = {"model.diffusion_model." + k: v.half() for k, v in base.diffusion_model.state_dict().items()}
+    save_file(state, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("checkpoints")
+    plain = tiny_sd15_checkpoint(folder / "plain.safetensors")
+    z.write_checkpoint_flags(plain, "v_prediction", True, markers=True, out=folder / "stamped.safetensors")
+    from safetensors.torch import load_file
+
+    torch.save(load_file(str(plain)), folder / "plain.ckpt")  # a zip pickle, as PyTorch writes .ckpt files
+    return folder
+
+
+@pytest.fixture()
+def loader(node, checkpoints, monkeypatch):
+    monkeypatch.setattr(comfy_nodes.folder_paths, "get_full_path_or_raise", lambda kind, name: str(checkpoints / name))
+    return node["ZSNR_CheckpointLoader"]
+
+
+def test_a_stamped_sd1_file_through_the_stock_loader_keeps_epsilon(checkpoints):
+    # stock ComfyUI reads the v_pred / ztsnr markers for SDXL only: an SD 1.x file loads as ε whatever it states,
+    # which is what `flags` predicts for it
+    model = comfy.sd.load_checkpoint_guess_config(str(checkpoints / "stamped.safetensors"))[0]
+    ms = model.get_model_object("model_sampling")
+    assert isinstance(ms, comfy.model_sampling.EPS) and not isinstance(ms, comfy.model_sampling.V_PREDICTION)
+    from zsnr_core.checkpoint_flags import stock_assumptions
+
+    flags = z.read_checkpoint_flags(checkpoints / "stamped.safetensors")
+    comfy_view = next(a for a in stock_assumptions(flags) if a.tool == "ComfyUI")
+    assert flags.family == "sd1" and (comfy_view.prediction_type, comfy_view.zero_terminal_snr) == ("epsilon", False)
+
+
+@pytest.mark.parametrize("stamp, zsnr", [(("v_prediction", True), True), (("v_prediction", False), False)])
+def test_stamped_markers_drive_stock_sdxl_detection(tmp_path, stamp, zsnr):
+    # SDXL's own model_type() on the stamped file's tensors (a real SDXL UNet is 2.6B parameters: too big for CPU CI)
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "x.safetensors"
+    save_file({"model.diffusion_model.label_emb.0.0.weight": torch.zeros(2, 2)}, str(path))
+    z.write_checkpoint_flags(path, *stamp, markers=True, in_place=True)
+    config = comfy.supported_models.SDXL(dict(comfy.supported_models.SDXL.unet_config))
+    assert config.model_type(load_file(str(path))) == comfy.model_base.ModelType.V_PREDICTION
+    assert config.sampling_settings.get("zsnr", False) is zsnr
+
+
+@pytest.mark.parametrize("choice, zsnr_choice, sampling, zsnr_on, words", [
+    ("from file", "from file", "V_PREDICTION", True, "file: metadata modelspec.prediction_type = 'v'"),
+    ("from file, else probe", "from file", "V_PREDICTION", True, "file: metadata modelspec.prediction_type = 'v'"),
+    ("epsilon", "off", "EPS", False, "set on the loader (prediction_type = epsilon)"),
+    ("v_prediction", "on", "V_PREDICTION", True, "set on the loader (prediction_type = v_prediction)"),
+])
+def test_our_loader_applies_a_stamped_file_with_every_source(loader, choice, zsnr_choice, sampling, zsnr_on, words):
+    m, _, _, report = run(loader, ckpt_name="stamped.safetensors", prediction_type=choice,
+                               zero_terminal_snr=zsnr_choice)
+    ms = m.get_model_object("model_sampling")
+    assert isinstance(ms, getattr(comfy.model_sampling, sampling)) and words in report
+    assert (float(ms.zsnr_alphas_cumprod[-1]) == 0.0) is zsnr_on
+
+
+def test_our_loader_opens_a_ckpt_as_the_stock_loader_does_and_says_it_has_no_flags(loader):
+    m, _, _, report = run(loader, ckpt_name="plain.ckpt", prediction_type="from file", zero_terminal_snr="from file")
+    ms = m.get_model_object("model_sampling")
+    assert isinstance(ms, comfy.model_sampling.EPS) and float(ms.zsnr_alphas_cumprod[-1]) > 0  # as stock detected
+    assert report.splitlines() == [f"{what}: as loaded (the file is a pickle (.ckpt / .pt), and a pickle carries no "
+                                   "header flags; the model as loaded (ComfyUI's loader reads only the v_pred / ztsnr "
+                                   "markers, and only for SDXL))" for what in ("prediction type", "zero terminal SNR")]
+
+
+def test_probe_on_a_silent_file_says_probed_and_cannot_tell_an_untrained_unet(loader, monkeypatch):
+    monkeypatch.setattr(sys.modules[loader.__module__], "PROBE_LATENT", (1, 16, 16))  # CPU time
+    m, _, _, report = run(loader, ckpt_name="plain.safetensors", prediction_type="from file, else probe",
+                          zero_terminal_snr="from file")
+    assert isinstance(m.get_model_object("model_sampling"), comfy.model_sampling.EPS)  # kept as loaded
+    assert report.startswith("prediction type: as loaded (probed, cannot tell (the coefficient says v_prediction, "
+                             "but the model does not denoise as one")
+
+
+@pytest.mark.parametrize("kind", ["epsilon", "v_prediction"])
+def test_probe_on_a_silent_pickle_applies_what_an_exact_denoiser_predicts(loader, monkeypatch, kind):
+    # the exact posterior-mean denoiser of Gaussian data (x0 ~ N(0, 0.5²) per element) in the model's place: the
+    # probe's answer must be applied and named "probed"
+    from test_probe import exact_denoiser
+
+    module = sys.modules[loader.__module__]
+    ac = z.alphas_cumprod(z.make_betas("scaled_linear"))  # SD's schedule, as ComfyUI loads the SD 1.x file
+    monkeypatch.setattr(module, "unet_call", lambda model, clip: exact_denoiser(kind, ac, 0.25, 0.0))
+    monkeypatch.setattr(module, "PROBE_LATENT", (1, 16, 16))
+    m, _, _, report = run(loader, ckpt_name="plain.ckpt", prediction_type="from file, else probe",
+                          zero_terminal_snr="off")
+    ms = m.get_model_object("model_sampling")
+    assert isinstance(ms, comfy.model_sampling.V_PREDICTION if kind == "v_prediction" else comfy.model_sampling.EPS)
+    assert report.startswith(f"prediction type: {kind} (probed (the file is a pickle")
+
+
+def test_the_loaders_outputs_all_have_tooltips(node):
+    outputs = node["ZSNR_CheckpointLoader"].GET_SCHEMA().outputs
+    assert [o.io_type for o in outputs] == ["MODEL", "CLIP", "VAE", "STRING"]
+    assert all(o.tooltip for o in outputs), [o.io_type for o in outputs if not o.tooltip]

@@ -62,5 +62,6 @@ class TinyVAEDecode:
 
 NODE_CLASS_MAPPINGS = {"ZSNRTest_TinyCheckpoint": TinyCheckpoint, "ZSNRTest_TinyTextEncode": TinyTextEncode,
                        "ZSNRTest_TinyVAEDecode": TinyVAEDecode}
-STAND_INS = {"CheckpointLoaderSimple": "ZSNRTest_TinyCheckpoint", "CLIPTextEncode": "ZSNRTest_TinyTextEncode",
+STAND_INS = {"CheckpointLoaderSimple": "ZSNRTest_TinyCheckpoint", "ZSNR_CheckpointLoader": "ZSNRTest_TinyCheckpoint",
+             "CLIPTextEncode": "ZSNRTest_TinyTextEncode",
              "VAEDecode": "ZSNRTest_TinyVAEDecode"}

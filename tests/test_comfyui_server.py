@@ -137,9 +137,17 @@ FRONTEND_CHECK = """async (workflow) => {
 }"""
 
 
+def as_stock_loader(node: dict) -> dict:
+    """Our checkpoint loader as the stock one (same ckpt_name widget and first three outputs), so that the reference
+    holds the errors the offline frontend logs for every ckpt_name widget."""
+    return {**node, "type": "CheckpointLoaderSimple", "outputs": node["outputs"][:3],
+            "widgets_values": node["widgets_values"][:1]}
+
+
 def core_only(workflow: dict) -> dict:
     """The workflow without this pack's nodes (and their links): the frontend's reference for its own errors."""
-    kept = [n for n in workflow["nodes"] if not n["type"].startswith("ZSNR_")]
+    nodes = [as_stock_loader(n) if n["type"] == "ZSNR_CheckpointLoader" else n for n in workflow["nodes"]]
+    kept = [n for n in nodes if not n["type"].startswith("ZSNR_")]
     ids = {n["id"] for n in kept}
     return {**workflow, "nodes": kept, "links": [link for link in workflow["links"] if {link[1], link[3]} <= ids]}
 

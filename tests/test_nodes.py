@@ -335,11 +335,15 @@ def test_loader_choice_refuses_a_conflict_and_a_non_safetensors_file_unless_set_
                                          "on_type = 'epsilon', marker tensor 'v_pred'. Set prediction_type explicitly"):
         resolve(path, "from file", "off")
     assert resolve(path, "v_prediction", "from file")[:2] == ("v_prediction", False)  # the conflict is not asked
-    ckpt = tmp_path / "d.ckpt"
+    damaged = tmp_path / "d.safetensors"
+    damaged.write_bytes((10**6).to_bytes(8, "little") + bytes(56))
+    with pytest.raises(ValueError, match="d.safetensors: header length .* Set zero_terminal_snr explicitly"):
+        resolve(damaged, "v_prediction", "from file")
+    assert resolve(damaged, "v_prediction", "on")[:2] == ("v_prediction", True)  # the file is never opened
+    ckpt = tmp_path / "e.ckpt"  # a pickle loads as the stock loader loads it, with no flags from the file
     ckpt.write_bytes(b"PK\x03\x04" + bytes(60))
-    with pytest.raises(ValueError, match="d.ckpt: header length .* set zero_terminal_snr explicitly"):
-        resolve(ckpt, "v_prediction", "from file")
-    assert resolve(ckpt, "v_prediction", "on")[:2] == ("v_prediction", True)  # the file is never opened
+    kind, zero_snr, source, _ = resolve(ckpt, "from file", "from file")
+    assert (kind, zero_snr) == ("keep", False) and "a pickle carries no header flags" in source["prediction_type"]
 
 
 # --- SNR Inspector -----------------------------------------------------------------------------------------------

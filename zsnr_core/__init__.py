@@ -46,7 +46,9 @@ from .parametrization import (
     sigma_from_alpha_bar,
     v_target,
 )
+from .probe import ProbeResult, probe_prediction_type
 from .report import TerminalSNRReport, schedule_curves, terminal_snr_report
+from .safetensors_header import PickleCheckpointError, SafetensorsError
 from .sampling import ddim_coefficients, sample_ddim, sample_ddim_sigmas
 from .sampling_dpmpp import sample_dpmpp_2m_sigmas
 from .schedules import (
@@ -68,17 +70,20 @@ from .sigma_tables import (
     spaced_sigmas,
 )
 from .spacing import SPACINGS, timesteps
+from .stamp import StampError, StampResult, write_checkpoint_flags
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CFG_SPACES", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "CheckpointFlags", "EpsilonAtZeroSNRError",
-    "SpacingReport", "TerminalSNRReport", "UnsupportedModelFamilyError", "add_noise", "alpha_bar_from_sigma", "alphas_cumprod",
-    "alphas_cumprod_from_sigma_table", "betas_from_alphas_cumprod", "classify_sigmas", "conversion_coefficients",
-    "ddim_coefficients", "denoiser_from_model", "dense_sigmas", "diffusion_loss", "exact_zero_snr_start",
-    "fewstep_sigmas", "fewstep_timesteps", "is_clamped_zero_snr", "loss_weight", "make_betas", "predict_eps",
-    "predict_v", "predict_x0", "read_checkpoint_flags", "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg",
-    "rescale_cfg_denoised", "rescale_factor", "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas",
-    "sample_dpmpp_2m_sigmas", "schedule_curves", "sigma_from_alpha_bar", "snr", "spaced_sigmas",
-    "terminal_snr_report", "timestep_from_sigma", "timesteps", "training_target", "v_loss", "v_target",
+    "CFG_SPACES", "PREDICTION_TYPES", "SCHEDULES", "SPACINGS", "ZERO_SNR_ALPHA_BAR_CLAMP", "CheckpointFlags",
+    "EpsilonAtZeroSNRError", "PickleCheckpointError", "ProbeResult", "SafetensorsError", "SpacingReport", "StampError",
+    "StampResult", "TerminalSNRReport", "UnsupportedModelFamilyError", "add_noise", "alpha_bar_from_sigma",
+    "alphas_cumprod", "alphas_cumprod_from_sigma_table", "betas_from_alphas_cumprod", "classify_sigmas",
+    "conversion_coefficients", "ddim_coefficients", "denoiser_from_model", "dense_sigmas", "diffusion_loss",
+    "exact_zero_snr_start", "fewstep_sigmas", "fewstep_timesteps", "is_clamped_zero_snr", "loss_weight", "make_betas",
+    "predict_eps", "predict_v", "predict_x0", "probe_prediction_type", "read_checkpoint_flags",
+    "rescale_alphas_cumprod_zero_terminal_snr", "rescale_cfg", "rescale_cfg_denoised", "rescale_factor",
+    "rescale_zero_terminal_snr", "sample_ddim", "sample_ddim_sigmas", "sample_dpmpp_2m_sigmas", "schedule_curves",
+    "sigma_from_alpha_bar", "snr", "spaced_sigmas", "terminal_snr_report", "timestep_from_sigma", "timesteps",
+    "training_target", "v_loss", "v_target", "write_checkpoint_flags"
 ]

@@ -5,6 +5,7 @@ before any work starts.
     python -m zsnr_core train     (re)train the toy models from scratch into a folder, with a manifest
     python -m zsnr_core train-classifier   (re)train the shape classifier behind class accuracy, IS and toy-FID
     python -m zsnr_core report    the terminal SNR of a schedule before and after Algorithm 1
+    python -m zsnr_core flags     what checkpoints state about v-prediction / zero SNR; stamp them
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import argparse
 import signal
 import sys
 
-from . import demo, report, train
+from . import demo, flags, report, train
 
 # Each command module has register(subparsers) -> its parser, with set_defaults(run=function(args) -> exit code).
-COMMANDS = (demo, train, report)
+COMMANDS = (demo, train, report, flags)
 
 
 def main(argv: list[str] | None = None) -> int:
