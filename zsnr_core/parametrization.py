@@ -70,8 +70,10 @@ def _combine(p, x_t, q, model_output):
     """p·x_t + q·output, skipping exact 0 and 1 scalars so that x̂_0 = -v̂ and ε̂ = x_T hold to the bit at ᾱ = 0."""
     if isinstance(p, float) and p == 0.0:
         return model_output if isinstance(q, float) and q == 1.0 else q * model_output
-    out = q * model_output
-    return out + (x_t if isinstance(p, float) and p == 1.0 else p * x_t)
+    scaled = x_t if isinstance(p, float) and p == 1.0 else p * x_t
+    if isinstance(q, float):  # one fused kernel instead of two: samplers call this twice per step
+        return torch.add(scaled, model_output, alpha=q)
+    return scaled + q * model_output
 
 
 def conversion_coefficients(alpha_bar_t: float, prediction_type: str) -> tuple[float, float, float, float]:

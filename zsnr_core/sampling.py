@@ -52,9 +52,10 @@ def sample_ddim(model, x, alphas_cumprod, timesteps, prediction_type="v_predicti
     every other bad input, before any model call.
     """
     ts, ab, eta = _check_ddim(x, alphas_cumprod, timesteps, prediction_type, eta)
+    t_in = [torch.full((x.shape[0],), t, device=x.device) for t in ts]  # made once, not per step
     watch = FiniteWatch()
     for i in progress(len(ts), disable):
-        out = watch(model(x, torch.full((x.shape[0],), ts[i], device=x.device)), x, f"t = {ts[i]}")
+        out = watch(model(x, t_in[i]), x, f"t = {ts[i]}")
         x0 = x0_from_output(out, x, ab[i], prediction_type)  # eq. 19 for v
         eps = eps_from_output(out, x, ab[i], prediction_type)  # eq. 17 for v
         if callback is not None:  # the σ-space samplers' keys (k-diffusion's), and t
