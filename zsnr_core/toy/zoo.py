@@ -47,7 +47,18 @@ MODELS = {
     "flawed": TrainConfig("flawed", zero_snr=False, prediction_type="epsilon", **RECIPE),
     "fixed": TrainConfig("fixed", zero_snr=True, prediction_type="v_prediction", **RECIPE),
 }
-OWN_PIPELINE = {"flawed": "sd", "fixed": "zsnr_v_trailing"}  # how a model is sampled when it is evaluated alone
+# Fine-tunes of a shipped model, each a separate file (the shipped ones stay as they are). "offset" is section 5.4:
+# the flawed model fine-tuned with offset noise of strength 0.1 (Guttenberg 2023), the way Stable Diffusion fine-tunes
+# used it; "offset_control" is the same fine-tune without it (same steps, lr and batches), so that what differs
+# between the two is the offset alone. Seed 1 gives them batches the flawed model never saw (it used seed 0's).
+FINETUNE = {"steps": 800, "lr": 1e-3, "warmup": 20, "seed": 1}
+FINETUNES = {
+    "offset": replace(MODELS["flawed"], name="offset", init_from="flawed", offset_noise=0.1, **FINETUNE),
+    "offset_control": replace(MODELS["flawed"], name="offset_control", init_from="flawed", **FINETUNE),
+}
+TRAINABLE = {**MODELS, **FINETUNES}
+OWN_PIPELINE = {"flawed": "sd", "fixed": "zsnr_v_trailing",  # how a model is sampled when it is evaluated alone
+                "offset": "sd", "offset_control": "sd"}
 
 
 def reference_data():
@@ -187,8 +198,14 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
     manifest_path, manifest = _manifest(out)
     reference = reference_data()
     for name in names:
-        config = replace(MODELS[name], **(overrides or {}))
+        config = replace(TRAINABLE[name], **(overrides or {}))
         config = config if steps is None else replace(config, steps=steps)
+        init, start = None, {}
+        if config.init_from is not None:  # a fine-tune starts from `out`'s model of that name, else the shipped one
+            start_path = out / f"{config.init_from}.safetensors"
+            start_path = start_path if start_path.is_file() else WEIGHTS_DIR / start_path.name
+            init = load_model(start_path, device)[0].state_dict()
+            start = {"init_from": {"file": start_path.name, "sha256": _sha256(start_path)}}
 
         def quick(model, name=name):
             m = evaluate(model, name, n=64, steps=10, device=device, reference=reference)
@@ -197,7 +214,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
         log(f"[{name}] training {config.steps} steps ({config.prediction_type}, "
             f"{'zero terminal SNR' if config.zero_snr else 'scaled_linear'}) on {device}")
         result = train(config, out / "checkpoints" / f"{name}.safetensors", device, disable,
-                       evaluate=quick, eval_every=eval_every, log=log)
+                       evaluate=quick, eval_every=eval_every, log=log, init=init)
         path = out / f"{name}.safetensors"
         export_weights(result, path)
         t0 = time.perf_counter()
@@ -211,6 +228,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
             "sha256": _sha256(path),
             "command": command or " ".join(["python -m zsnr_core", *sys.argv[1:]]),
             "config": json.loads(config.to_json()),
+            **start,
             "final_loss": result.history[-1][1],
             "wall_time_s": round(result.wall_time_s, 1),
             "device": _device_name(device),
