@@ -31,6 +31,8 @@ from .data import make_shapes
 from .experiments import shape_scores
 from .metrics import class_accuracy, frechet_distance, frechet_distance8, inception_score
 from .safetensors_io import SafetensorsError, load_file
+from .ideal import IdealDenoiser
+from .pipelines import schedule
 from .train import TrainConfig, export_weights, train, unet_for
 from .unet import TinyUNet
 
@@ -157,6 +159,37 @@ def evaluate(model, name: str, n: int = 256, steps: int = 25, device="cpu", refe
     features = reference_features(classifier, reference) if classifier is not None else None
     return shape_scores(model, OWN_PIPELINE[name], n, steps, guidance_scale, reference, device=device,
                         classifier=classifier, features=features)
+
+
+def terminal_prediction(model, n: int = 64, seed: int = 0, reference=None, device="cpu") -> dict:
+    """Section 5.2 on a zero-SNR v-model: how much its first prediction, at t = T, still depends on the noise.
+
+    At ᾱ_T = 0, x_T = ε carries no signal, so the exact v̂ = -E[x_0 | class] whatever the noise (and x̂_0 = -v̂):
+    the variation between samples starts at the second step (the paper's Figure 5). For `n` noises per class
+    (shape label, brightness left out), returns for the model and for the exact denoiser of the reference data:
+    - coef: the least-squares coefficient of v̂ - v̂_exact on x_T (pooled over samples and pixels); 0 ideally;
+    - residual: |v̂ - v̂_exact - coef·x_T| / |x_T|, what is left after that; 0 ideally;
+    - spread: the std of x̂_0 across the noises, per pixel and class, averaged; 0 ideally;
+    - brightness_spread: the std across the noises of x̂_0's brightness (its mean), averaged over the classes.
+    """
+    reference = reference_data() if reference is None else reference
+    ac = schedule(True)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(4 * n, 3, reference.images.shape[-1], reference.images.shape[-1], generator=g)
+    labels = torch.arange(4).repeat_interleave(n)
+    t = torch.full((4 * n,), len(ac) - 1)
+    exact = IdealDenoiser(reference, ac, "v_prediction")(x, t, labels)
+    out = {}
+    for name, denoiser in (("model", model), ("exact", None)):
+        with torch.no_grad():
+            v = exact if denoiser is None else denoiser(x.to(device), t.to(device), labels.to(device)).cpu()
+        r = (v - exact).double().flatten(1)
+        xf = x.double().flatten(1)
+        coef = float((r * xf).sum() / xf.pow(2).sum())
+        x0 = -v.double().view(4, n, -1)  # (class, noise, pixel)
+        out[name] = {"coef": coef, "residual": float((r - coef * xf).norm() / xf.norm()),
+                     "spread": float(x0.std(1).mean()), "brightness_spread": float(x0.mean(2).std(1).mean())}
+    return out
 
 
 def _rounded(metrics: dict) -> dict:
