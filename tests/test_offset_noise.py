@@ -114,3 +114,23 @@ def test_shipped_fine_tunes_load_verify_match_their_manifest_entry_and_sample(na
     assert entry["final_metrics"]["pipeline"] == OWN_PIPELINE[name] == "sd"
     x = sample(model, PIPELINES["sd"], 4, steps=3)
     assert x.shape == (4, 3, 32, 32) and bool(torch.isfinite(x).all())
+
+
+def test_terminal_prediction_measures_how_much_v_hat_at_t_T_follows_the_noise():
+    """Section 5.2: the exact denoiser's v̂ at t = T is -E[x_0 | class] for every noise (coefficient, residual and
+    spread 0); a model that adds 0.3·x_T to it gets coefficient 0.3 and no residual; one that adds a noise-independent
+    image gets coefficient 0 but a residual."""
+    from zsnr_core.toy.data import make_shapes
+    from zsnr_core.toy.ideal import IdealDenoiser
+    from zsnr_core.toy.zoo import terminal_prediction
+
+    data = make_shapes(64, seed=0)
+    exact = IdealDenoiser(data, schedule(True), "v_prediction")
+    follows = terminal_prediction(lambda x, t, labels: exact(x, t, labels) + 0.3 * x, n=8, reference=data)
+    assert follows["exact"] == {"coef": 0.0, "residual": 0.0, "spread": 0.0, "brightness_spread": 0.0}
+    assert abs(follows["model"]["coef"] - 0.3) < 1e-5 and follows["model"]["residual"] < 1e-5
+    # x̂_0 = -v̂ varies with x_T: std 0.3 per pixel, whose sample std over 8 noises has mean 0.965·0.3 = 0.290
+    # (measured 0.2897, an average over 4 × 3072 pixels); the bounds are ±0.02
+    assert 0.27 < follows["model"]["spread"] < 0.31
+    shifted = terminal_prediction(lambda x, t, labels: exact(x, t, labels) + 0.5, n=8, reference=data)["model"]
+    assert abs(shifted["coef"]) < 0.02 and shifted["residual"] > 0.4 and shifted["spread"] < 1e-6
