@@ -108,7 +108,7 @@ def test_shipped_fine_tunes_load_verify_match_their_manifest_entry_and_sample(na
     model, config = load_model(WEIGHTS_DIR / entry["file"])  # verifies the sha256 against the manifest
     assert config == FINETUNES[name] and entry["config"] == json.loads(config.to_json())
     assert TrainConfig.from_json(load_file(WEIGHTS_DIR / entry["file"])[1]["config"]) == config
-    assert entry["command"] == f"python -m zsnr_core train --model {name} --out zsnr_core/toy/weights --eval-every 200"
+    assert entry["command"] == f"python -m zsnr_core train --model {name} --out zsnr_core/toy/weights --eval-every 0"
     assert entry["init_from"] == {"file": "flawed.safetensors", "sha256": manifest["flawed"]["sha256"]}
     assert {"wall_time_s", "device", "torch", "final_loss", "final_metrics", "final_metrics_w3"} <= entry.keys()
     assert entry["final_metrics"]["pipeline"] == OWN_PIPELINE[name] == "sd"
