@@ -16,8 +16,8 @@ as the image grows from 16 × 16 × 1 to 64 × 64 × 3. Every pipeline samples f
 
 runs only the offset-noise rows (Lin et al. 2024, section 5.4; minutes on a CPU): the flawed model, its fine-tune
 with offset noise and the control fine-tuned as long without it, all on SD's pipeline, beside the fixed model on its
-own, at w = 1 and 3, every metric plus the shares of the brightness buckets against the data's; with --json it
-adds them to that file under "offset" and keeps the rest.
+own, at w = 1 (the manifest records w = 3 for each model), every metric plus the shares of the brightness buckets
+against the data's; with --json it adds them to that file under "offset" and keeps the rest.
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def main() -> int:
 
 
 def offset_rows(weights: Path, data, n: int, steps: int, seed: int, device, classifier, features,
-                guidance=(1.0, 3.0), names=OFFSET_MODELS) -> list[dict]:
+                guidance=(1.0,), names=OFFSET_MODELS) -> list[dict]:
     """Each model of `names` on its own pipeline at each guidance: every metric, and the share of samples (clipped to
     ±1, as `brightness_guidance` counts them) in each brightness bucket (`data.brightness_bucket`)."""
     rows = []
