@@ -9,7 +9,7 @@ import torch
 from zsnr_core.toy.pipelines import PIPELINES, sample, schedule
 from zsnr_core.toy.safetensors_io import load_file
 from zsnr_core.toy.train import TrainConfig, _batch, offset, train
-from zsnr_core.toy.zoo import FINETUNES, MODELS, OWN_PIPELINE, TRAINABLE, WEIGHTS_DIR, load_model, train_models
+from zsnr_core.toy.zoo import FINETUNES, MODELS, OWN_PIPELINE, WEIGHTS_DIR, load_model, train_models
 
 TINY = TrainConfig("tiny", zero_snr=False, prediction_type="epsilon", steps=2, batch_size=16, lr=3e-3, warmup=1,
                    size=16, widths=(8, 16))
@@ -81,8 +81,8 @@ def test_a_fine_tune_needs_its_starting_weights_and_starts_from_them(tmp_path):
 
 
 def test_fine_tune_command_records_its_starting_model(tmp_path, monkeypatch):
-    monkeypatch.setitem(TRAINABLE, "flawed", replace(TINY, name="flawed"))
-    monkeypatch.setitem(TRAINABLE, "offset", replace(TINY, name="offset", init_from="flawed", offset_noise=0.1))
+    monkeypatch.setitem(MODELS, "flawed", replace(TINY, name="flawed"))
+    monkeypatch.setitem(FINETUNES, "offset", replace(TINY, name="offset", init_from="flawed", offset_noise=0.1))
     quiet = {"eval_every": 0, "log": lambda *_: None, "final_samples": 8}
     train_models(["flawed"], tmp_path, **quiet)
     manifest = train_models(["offset"], tmp_path, command="python -m zsnr_core train --model offset", **quiet)
@@ -90,7 +90,7 @@ def test_fine_tune_command_records_its_starting_model(tmp_path, monkeypatch):
     flawed_sha = hashlib.sha256((tmp_path / "flawed.safetensors").read_bytes()).hexdigest()
     assert entry["init_from"] == {"file": "flawed.safetensors", "sha256": flawed_sha}
     assert entry["config"]["offset_noise"] == 0.1 and entry["config"]["init_from"] == "flawed"
-    assert load_model(tmp_path / "offset.safetensors")[1] == TRAINABLE["offset"]
+    assert load_model(tmp_path / "offset.safetensors")[1] == FINETUNES["offset"]
 
 
 def test_the_offset_pair_differs_only_by_the_offset():
