@@ -11,6 +11,13 @@ sample asked for its shape and "dark" or "bright", at w = 1 / 5 / 10, φ = 0 and
 asked bucket, pixels beyond ±1, the largest |x̂₀| met, class accuracy); (4) W1 and FD₈ for 5 / 10 / 25 / 50 steps,
 leading against trailing, for each schedule (quality per model call); (5) the ideal denoiser's flawed and fixed W1
 as the image grows from 16 × 16 × 1 to 64 × 64 × 3. Every pipeline samples from the same seeds.
+
+    python benchmarks/results_table.py --offset [--json benchmarks/results_toy.json] ...
+
+runs only the offset-noise rows (Lin et al. 2024, section 5.4; minutes on a CPU): the flawed model, its fine-tune
+with offset noise and the control fine-tuned as long without it, all on SD's pipeline, beside the fixed model on its
+own, at w = 1 (the manifest records w = 3 for each model), every metric plus the shares of the brightness buckets
+against the data's; with --json it adds them to that file under "offset" and keeps the rest.
 """
 from __future__ import annotations
 
@@ -29,10 +36,13 @@ from zsnr_core.toy.data import CLASSES, image_grid
 from zsnr_core.toy.demo import data_scores, run_pipeline
 from zsnr_core.toy.experiments import brightness_guidance
 from zsnr_core.toy.pipelines import FIXED, FLAWED, PIPELINES
+from zsnr_core.toy.data import BRIGHTNESS_CLASSES, brightness_bucket
 from zsnr_core.toy.zoo import (
     CLASSIFIER_FILE,
+    OWN_PIPELINE,
     WEIGHTS_DIR,
     fd8_floor,
+    load_model,
     load_models,
     reference_data,
     reference_features,
@@ -43,6 +53,7 @@ ROWS = ("sd", "sd_trailing", "zsnr_v_leading", "zsnr_v_trailing", "zsnr_v_traili
 GUIDANCE = (1.0, 3.0, 7.5)
 SWEEP = (5, 10, 25, 50)
 RESOLUTIONS = ((1, 16), (3, 16), (1, 32), (3, 32), (3, 64))  # (channels, side)
+OFFSET_MODELS = ("flawed", "offset_control", "offset", "fixed")  # section 5.4: each on its own pipeline
 BRIGHT_ROWS = [("sd", w, 0.0) for w in (1.0, 5.0, 10.0)] + [
     ("zsnr_v_trailing", w, phi) for w in (1.0, 5.0, 10.0) for phi in (0.0, 0.7)]
 
@@ -56,14 +67,17 @@ def main() -> int:
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
     parser.add_argument("--weights", default=None, help="folder of the models (and classifier) to score: the shipped")
     parser.add_argument("--figure", default=None, help="write the brightness-guidance figure to this PNG")
+    parser.add_argument("--offset", action="store_true", help="only the offset-noise rows (section 5.4)")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     data = reference_data()
     weights = Path(args.weights or WEIGHTS_DIR)
-    models = load_models(weights, device=device)
     classifier = shipped_classifier(weights if (weights / CLASSIFIER_FILE).exists() else WEIGHTS_DIR, device)
     features = reference_features(classifier, data)
+    if args.offset:
+        return offset_main(args, weights, data, classifier, features, device)
+    models = load_models(weights, device=device)
     n, t_start = args.num_samples, time.perf_counter()
     acc, inception, fid = data_scores(n, classifier, features)
     results = {"num_samples": n, "steps": args.steps, "seed": args.seed, "device": str(device),
@@ -122,6 +136,58 @@ def main() -> int:
         save_brightness_figure(shown, results["brightness"], args.figure)
         print(f"\nfigure: {args.figure}")
     return 0
+
+
+def offset_rows(weights: Path, data, n: int, steps: int, seed: int, device, classifier, features,
+                guidance=(1.0,), names=OFFSET_MODELS) -> list[dict]:
+    """Each model of `names` on its own pipeline at each guidance: every metric, and the share of samples (clipped to
+    ±1, as `brightness_guidance` counts them) in each brightness bucket (`data.brightness_bucket`)."""
+    rows = []
+    for name in names:
+        model = load_model(weights / f"{name}.safetensors", device)[0]
+        for w in guidance:
+            row = run_pipeline(OWN_PIPELINE[name], "trained", model, data, n, steps, w, None, seed, device,
+                               classifier=classifier, features=features)
+            buckets = torch.bincount(brightness_bucket(row.samples.clamp(-1, 1)), minlength=len(BRIGHTNESS_CLASSES)) / n
+            print(f"  {name:<15} w={w:<4g} {row.seconds:6.1f} s", file=sys.stderr)
+            rows.append({"model": name, "pipeline": OWN_PIPELINE[name], "label": row.pipeline.label, "guidance": w,
+                         "steps": steps, "buckets": buckets.tolist(), **row.metrics.as_dict()})
+    return rows
+
+
+def offset_main(args, weights: Path, data, classifier, features, device) -> int:
+    t0 = time.perf_counter()
+    rows = offset_rows(weights, data, args.num_samples, args.steps, args.seed, device, classifier, features)
+    results = {"num_samples": args.num_samples, "steps": args.steps, "seed": args.seed, "device": str(device),
+               "torch": torch.__version__, "rows": rows, "wall_time_s": round(time.perf_counter() - t0, 1)}
+    print(format_offset(results))
+    if args.json:
+        path = Path(args.json)
+        everything = json.loads(path.read_text()) if path.exists() else {}
+        everything["offset"] = results
+        path.write_text(json.dumps(everything, indent=1) + "\n")
+    return 0
+
+
+def format_offset(results: dict) -> str:
+    """The offset-noise table: reach (dark / bright %), fit (W1, bucket shares against the data's) and shape."""
+    lum = reference_data().images.flatten(1).mean(1)
+    data_buckets = torch.bincount(brightness_bucket(reference_data().images), minlength=3) / len(lum)
+    out = [(f"Offset noise (section 5.4): {results['num_samples']} samples per row, {results['steps']} DDIM steps "
+            f"(η = 0), seed {results['seed']}, {results['device']}, torch {results['torch']}, "
+            f"{results['wall_time_s']} s in all."),
+           (f"Data: brightness mean {lum.mean():+.3f}, std {lum.std():.3f}, dark {100 * (lum < -0.6).double().mean():.1f} "
+            f"%, bright {100 * (lum > 0.6).double().mean():.1f} %, buckets dark / mid / bright "
+            + " / ".join(f"{100 * b:.0f}" for b in data_buckets) + " %."),
+           "",
+           "| model | w | mean | std | W1 | dark % | bright % | buckets % | FD₈ | acc | toy-FID | sat. % |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        out.append(f"| {r['model']} ({r['pipeline']}) | {r['guidance']:g} | {r['brightness_mean']:+.3f} | "
+                   f"{r['brightness_std']:.3f} | {r['w1']:.3f} | {100 * r['dark']:.1f} | {100 * r['bright']:.1f} | "
+                   + " / ".join(f"{100 * b:.0f}" for b in r["buckets"])
+                   + f" | {r['fd8']:.2f} | {r['accuracy']:.3f} | {r['fid']:.2f} | {100 * r['saturated']:.2f} |")
+    return "\n".join(out)
 
 
 def save_brightness_figure(shown: dict, rows: list[dict], path: str) -> None:

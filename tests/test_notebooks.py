@@ -33,8 +33,8 @@ def section(cells: list[dict], header: str, until: str | None) -> list[dict]:
     return cells[start:end]
 
 
-def test_the_series_is_numbered_one_to_six_without_gaps():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"], [p.name for p in NOTEBOOKS]
+def test_the_series_is_numbered_one_to_seven_without_gaps():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"], [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

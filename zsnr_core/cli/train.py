@@ -74,7 +74,9 @@ def run_train_classifier(args) -> int:
 
 def register(sub):
     train = sub.add_parser("train", help="train the toy models from scratch (resumes from OUT/checkpoints)")
-    train.add_argument("--model", choices=("all", "flawed", "fixed"), default="all", help="which model (all)")
+    train.add_argument("--model", choices=("all", "flawed", "fixed", "offset", "offset_control"), default="all",
+                       help="which model (all: flawed and fixed, from scratch); offset and offset_control fine-tune "
+                       "the flawed model with and without offset noise (section 5.4)")
     train.add_argument("--out", default="zsnr_models", help="output folder (zsnr_models); "
                        "zsnr_core/toy/weights rebuilds the shipped ones")
     train.add_argument("--steps", type=number_in(int, 1, 10_000_000), default=None,

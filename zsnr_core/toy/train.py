@@ -4,6 +4,11 @@ With `brightness_condition` the model also gets each image's brightness bucket (
 independently of the shape label (`brightness_dropout`), so one model serves p(x | shape), p(x | shape, brightness)
 and p(x): sampling by shape alone stays what it was, and guidance towards "dark" or "bright" becomes possible.
 
+`offset_noise` > 0 trains with offset noise (Guttenberg 2023; Lin et al. 2024, section 5.4): the noise of each
+(sample, channel) is ε + s·δ with one δ ~ N(0, 1) shared by all its pixels, so its spatial mean varies and the model
+learns to move whole-image brightness. `init_from` fine-tunes existing weights (the way offset noise was used on
+Stable Diffusion); `min_timestep` restricts training to t ≥ that value (a fine-tune of the last timesteps only).
+
 Every random draw of step k (its fresh batch of shapes, timesteps, noise and dropped labels) comes from seeds made of
 (config.seed, k), so a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
 """
@@ -44,6 +49,9 @@ class TrainConfig:
     brightness_condition: bool = False
     brightness_dropout: float = 0.5
     min_snr_gamma: float | None = None  # None: λ_t = 1 (the paper's); else Min-SNR-γ weights (losses.loss_weight)
+    offset_noise: float = 0.0  # s of the offset noise ε + s·δ; the paper (section 5.4) writes 0.1
+    init_from: str | None = None  # fine-tune: the weights it starts from (a shipped model's name, for the record)
+    min_timestep: int = 0  # t is drawn uniformly from [min_timestep, T)
 
     def __post_init__(self):
         check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
@@ -57,6 +65,8 @@ class TrainConfig:
                 and all(isinstance(w, int) and w > 0 and w % 8 == 0 for w in self.widths)):
             raise ValueError(f"widths must be a tuple of positive multiples of 8 (GroupNorm uses 8 groups), got "
                              f"{self.widths!r}; the default is (32, 64, 64)")
+        check_float("offset_noise", self.offset_noise, 0.0, 10.0, fix="0 is plain noise; the paper's is 0.1")
+        check_int("min_timestep", self.min_timestep, 0, 999, fix="0 trains every timestep of the 1000")
         if self.min_snr_gamma is not None and check_float("min_snr_gamma", self.min_snr_gamma, 0.0) == 0.0:
             raise ValueError("min_snr_gamma must be > 0 or None (λ_t = 1), got 0; the shipped models use 5")
 
@@ -91,11 +101,23 @@ def _lr(config: TrainConfig, step: int) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
+def offset(noise: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Offset noise (Guttenberg 2023): noise + strength·δ, one δ ~ N(0, 1) per (sample, channel) for all pixels.
+
+    The spatial mean of each channel then has variance strength² + 1/(H·W) instead of 1/(H·W): with H = W = 32 and
+    strength 0.1, 0.011 instead of 0.001, so whole-image brightness is no longer nearly fixed by the noise.
+    Strength 0 returns `noise` itself and draws nothing."""
+    if strength == 0:
+        return noise
+    delta = torch.randn((*noise.shape[:2], *([1] * (noise.dim() - 2))), generator=generator)
+    return noise + strength * delta.to(noise.device, noise.dtype)
+
+
 def _batch(config: TrainConfig, step: int, alphas_cumprod: torch.Tensor, num_classes: int, device):
     seed = (config.seed + 1) * 10_000_000 + step  # never the reference set's seed 0
     data = make_shapes(config.batch_size, config.size, seed=seed)
     g = torch.Generator().manual_seed(seed)
-    t = torch.randint(0, len(alphas_cumprod), (config.batch_size,), generator=g)
+    t = torch.randint(config.min_timestep, len(alphas_cumprod), (config.batch_size,), generator=g)
     noise = torch.randn(data.images.shape, generator=g)
     drop = torch.rand(config.batch_size, generator=g) < config.label_dropout
     labels = torch.where(drop, num_classes, data.labels)
@@ -103,6 +125,8 @@ def _batch(config: TrainConfig, step: int, alphas_cumprod: torch.Tensor, num_cla
     if config.brightness_condition:  # drawn after the draws above, so those stay what they were without it
         drop_b = torch.rand(config.batch_size, generator=g) < config.brightness_dropout
         bright = torch.where(drop_b, len(BRIGHTNESS_CLASSES), brightness_bucket(data.images)).to(device)
+    # drawn last, so that a run with and one without offset noise (same seed) see the same images, t, ε and labels
+    noise = offset(noise, config.offset_noise, g)
     return data.images.to(device), noise.to(device), t.to(device), labels.to(device), bright, alphas_cumprod[t]
 
 
@@ -143,10 +167,13 @@ class TrainResult:
 
 def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu", disable: bool | None = None,
           checkpoint_every: int = 250, log_every: int = 25, evaluate=None, eval_every: int = 0,
-          log=print, until: int | None = None) -> TrainResult:
+          log=print, until: int | None = None, init: dict | None = None) -> TrainResult:
     """Train `config`, resuming from `checkpoint` when it exists; returns the EMA model.
 
     `until` stops after that step (a checkpoint is written there), to split a long run into sessions.
+
+    `init` (a state dict; required when `config.init_from` is set, refused otherwise) is where both the model and
+    its EMA start: a fine-tune. A checkpoint, when there is one, takes precedence (it already holds the fine-tune).
 
     `evaluate(ema_model) -> str`, if given, runs every `eval_every` steps and its line is logged.
     """
@@ -154,6 +181,11 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
     num_classes = 4
     model = build_model(config, num_classes).to(device)
     ema = build_model(config, num_classes).to(device)
+    if (init is None) != (config.init_from is None):
+        raise ValueError(f"[{config.name}] init_from is {config.init_from!r} but init weights were "
+                         f"{'not ' if init is None else ''}given; pass both (a fine-tune) or neither")
+    if init is not None:
+        model.load_state_dict(init)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     fused = torch.device(device).type == "cuda"  # one kernel per step instead of one per tensor

@@ -31,6 +31,8 @@ from .data import make_shapes
 from .experiments import shape_scores
 from .metrics import class_accuracy, frechet_distance, frechet_distance8, inception_score
 from .safetensors_io import SafetensorsError, load_file
+from .ideal import IdealDenoiser
+from .pipelines import schedule
 from .train import TrainConfig, export_weights, train, unet_for
 from .unet import TinyUNet
 
@@ -47,7 +49,19 @@ MODELS = {
     "flawed": TrainConfig("flawed", zero_snr=False, prediction_type="epsilon", **RECIPE),
     "fixed": TrainConfig("fixed", zero_snr=True, prediction_type="v_prediction", **RECIPE),
 }
-OWN_PIPELINE = {"flawed": "sd", "fixed": "zsnr_v_trailing"}  # how a model is sampled when it is evaluated alone
+# Fine-tunes of a shipped model, each a separate file (the shipped ones stay as they are). "offset" is section 5.4:
+# the flawed model fine-tuned with offset noise of strength 0.1 (Guttenberg 2023), the way Stable Diffusion fine-tunes
+# used it; "offset_control" is the same fine-tune without it (same steps, lr and batches), so that what differs
+# between the two is the offset alone. Seed 1 gives them batches the flawed model never saw (it used seed 0's).
+# 150 steps of 128 images (19 200, 2.5 % of the flawed model's training): what fitted both runs in about half an hour
+# on a 2-core CPU shared with other work; on a GPU each takes seconds.
+FINETUNE = {"steps": 150, "lr": 1e-3, "warmup": 20, "seed": 1}
+FINETUNES = {
+    "offset": replace(MODELS["flawed"], name="offset", init_from="flawed", offset_noise=0.1, **FINETUNE),
+    "offset_control": replace(MODELS["flawed"], name="offset_control", init_from="flawed", **FINETUNE),
+}
+OWN_PIPELINE = {"flawed": "sd", "fixed": "zsnr_v_trailing",  # how a model is sampled when it is evaluated alone
+                "offset": "sd", "offset_control": "sd"}
 
 
 def reference_data():
@@ -148,6 +162,37 @@ def evaluate(model, name: str, n: int = 256, steps: int = 25, device="cpu", refe
                         classifier=classifier, features=features)
 
 
+def terminal_prediction(model, n: int = 64, seed: int = 0, reference=None, device="cpu") -> dict:
+    """Section 5.2 on a zero-SNR v-model: how much its first prediction, at t = T, still depends on the noise.
+
+    At ᾱ_T = 0, x_T = ε carries no signal, so the exact v̂ = -E[x_0 | class] whatever the noise (and x̂_0 = -v̂):
+    the variation between samples starts at the second step (the paper's Figure 5). For `n` noises per class
+    (shape label, brightness left out), returns for the model and for the exact denoiser of the reference data:
+    - coef: the least-squares coefficient of v̂ - v̂_exact on x_T (pooled over samples and pixels); 0 ideally;
+    - residual: |v̂ - v̂_exact - coef·x_T| / |x_T|, what is left after that; 0 ideally;
+    - spread: the std of x̂_0 across the noises, per pixel and class, averaged; 0 ideally;
+    - brightness_spread: the std across the noises of x̂_0's brightness (its mean), averaged over the classes.
+    """
+    reference = reference_data() if reference is None else reference
+    ac = schedule(True)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(4 * n, 3, reference.images.shape[-1], reference.images.shape[-1], generator=g)
+    labels = torch.arange(4).repeat_interleave(n)
+    t = torch.full((4 * n,), len(ac) - 1)
+    exact = IdealDenoiser(reference, ac, "v_prediction")(x, t, labels)
+    out = {}
+    for name, denoiser in (("model", model), ("exact", None)):
+        with torch.no_grad():
+            v = exact if denoiser is None else denoiser(x.to(device), t.to(device), labels.to(device)).cpu()
+        r = (v - exact).double().flatten(1)
+        xf = x.double().flatten(1)
+        coef = float((r * xf).sum() / xf.pow(2).sum())
+        x0 = -v.double().view(4, n, -1)  # (class, noise, pixel)
+        out[name] = {"coef": coef, "residual": float((r - coef * xf).norm() / xf.norm()),
+                     "spread": float(x0.std(1).mean()), "brightness_spread": float(x0.mean(2).std(1).mean())}
+    return out
+
+
 def _rounded(metrics: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 
@@ -187,8 +232,14 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
     manifest_path, manifest = _manifest(out)
     reference = reference_data()
     for name in names:
-        config = replace(MODELS[name], **(overrides or {}))
+        config = replace({**MODELS, **FINETUNES}[name], **(overrides or {}))  # looked up now: tests patch them
         config = config if steps is None else replace(config, steps=steps)
+        init, start = None, {}
+        if config.init_from is not None:  # a fine-tune starts from `out`'s model of that name, else the shipped one
+            start_path = out / f"{config.init_from}.safetensors"
+            start_path = start_path if start_path.is_file() else WEIGHTS_DIR / start_path.name
+            init = load_model(start_path, device)[0].state_dict()
+            start = {"init_from": {"file": start_path.name, "sha256": _sha256(start_path)}}
 
         def quick(model, name=name):
             m = evaluate(model, name, n=64, steps=10, device=device, reference=reference)
@@ -197,7 +248,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
         log(f"[{name}] training {config.steps} steps ({config.prediction_type}, "
             f"{'zero terminal SNR' if config.zero_snr else 'scaled_linear'}) on {device}")
         result = train(config, out / "checkpoints" / f"{name}.safetensors", device, disable,
-                       evaluate=quick, eval_every=eval_every, log=log)
+                       evaluate=quick, eval_every=eval_every, log=log, init=init)
         path = out / f"{name}.safetensors"
         export_weights(result, path)
         t0 = time.perf_counter()
@@ -211,6 +262,7 @@ def train_models(names, out: str | Path, steps: int | None = None, device="cpu",
             "sha256": _sha256(path),
             "command": command or " ".join(["python -m zsnr_core", *sys.argv[1:]]),
             "config": json.loads(config.to_json()),
+            **start,
             "final_loss": result.history[-1][1],
             "wall_time_s": round(result.wall_time_s, 1),
             "device": _device_name(device),

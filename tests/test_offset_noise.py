@@ -1,0 +1,136 @@
+"""Offset noise (Guttenberg 2023; Lin et al. 2024, section 5.4), fine-tunes, and the shipped offset-noise models."""
+import hashlib
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from zsnr_core.toy.pipelines import PIPELINES, sample, schedule
+from zsnr_core.toy.safetensors_io import load_file
+from zsnr_core.toy.train import TrainConfig, _batch, offset, train
+from zsnr_core.toy.zoo import FINETUNES, MODELS, OWN_PIPELINE, WEIGHTS_DIR, load_model, train_models
+
+TINY = TrainConfig("tiny", zero_snr=False, prediction_type="epsilon", steps=2, batch_size=16, lr=3e-3, warmup=1,
+                   size=16, widths=(8, 16))
+
+
+def test_offset_zero_is_the_plain_noise_bit_for_bit():
+    noise = torch.randn(4, 3, 8, 8)
+    assert offset(noise, 0.0) is noise
+    ac = schedule(False)
+    plain = _batch(TINY, 5, ac, 4, "cpu")
+    explicit = _batch(replace(TINY, offset_noise=0.0), 5, ac, 4, "cpu")
+    for a, b in zip(plain, explicit):
+        assert a is None and b is None or torch.equal(a, b)
+
+
+def test_offset_is_one_shift_per_sample_and_channel_with_the_right_variance():
+    """The spatial mean of each (sample, channel) of ε + s·δ has variance s² + 1/(H·W). 4000 × 3 means: the
+    sample variance's relative standard error is √(2/12000) = 1.3 %, so the 6 % margin is 4.5 standard errors
+    (seed 0 measured 0.3 % low); with s = 0 the same bound would fail by a factor of 11."""
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(4000, 3, 32, 32, generator=g)
+    shifted = offset(noise, 0.1, g)
+    shift = shifted - noise
+    assert torch.allclose(shift, shift[:, :, :1, :1].expand_as(shift), atol=1e-6, rtol=0)  # constant over pixels
+    assert shift[:, :, 0, 0].std() > 0.09  # and different across samples and channels
+    variance = shifted.mean((2, 3)).var().item()
+    expected = 0.1 ** 2 + 1 / 32 ** 2
+    assert abs(variance / expected - 1) < 0.06, (variance, expected)
+
+
+def test_offset_noise_leaves_the_other_draws_of_a_batch_alone():
+    """A fine-tune and its control with the same seed see the same images, timesteps, labels and ε: only the
+    per-channel shift differs."""
+    ac = schedule(False)
+    plain = _batch(TINY, 3, ac, 4, "cpu")
+    shifted = _batch(replace(TINY, offset_noise=0.1), 3, ac, 4, "cpu")
+    for i in (0, 2, 3, 5):
+        assert torch.equal(plain[i], shifted[i])
+    shift = shifted[1] - plain[1]
+    assert torch.allclose(shift, shift.mean((2, 3), keepdim=True).expand_as(shift), atol=1e-6, rtol=0)
+    assert not torch.equal(plain[1], shifted[1])
+
+
+def test_min_timestep_bounds_the_drawn_timesteps():
+    t = _batch(replace(TINY, batch_size=512, min_timestep=900), 0, schedule(True), 4, "cpu")[2]
+    assert int(t.min()) >= 900 and int(t.max()) <= 999
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("offset_noise", -0.1, "offset_noise must be"),
+    ("offset_noise", float("nan"), "offset_noise"),
+    ("min_timestep", 1000, "min_timestep must be"),
+])
+def test_config_refuses_bad_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        replace(TINY, **{field: value})
+
+
+def test_a_fine_tune_needs_its_starting_weights_and_starts_from_them(tmp_path):
+    start = train(TINY, disable=True).model.state_dict()
+    with pytest.raises(ValueError, match="init weights were not given"):
+        train(replace(TINY, init_from="tiny"), disable=True)
+    with pytest.raises(ValueError, match="init_from is None"):
+        train(TINY, disable=True, init=start)
+    tuned = train(replace(TINY, init_from="tiny", lr=1e-12), disable=True, init=start).model.state_dict()
+    # lr ≈ 0: the fine-tune's EMA stays where it started (a fresh run would start from the seed's random init)
+    for key, value in start.items():
+        torch.testing.assert_close(tuned[key], value, rtol=0, atol=1e-6)
+
+
+def test_fine_tune_command_records_its_starting_model(tmp_path, monkeypatch):
+    monkeypatch.setitem(MODELS, "flawed", replace(TINY, name="flawed"))
+    monkeypatch.setitem(FINETUNES, "offset", replace(TINY, name="offset", init_from="flawed", offset_noise=0.1))
+    quiet = {"eval_every": 0, "log": lambda *_: None, "final_samples": 8}
+    train_models(["flawed"], tmp_path, **quiet)
+    manifest = train_models(["offset"], tmp_path, command="python -m zsnr_core train --model offset", **quiet)
+    entry = manifest["models"]["offset"]
+    flawed_sha = hashlib.sha256((tmp_path / "flawed.safetensors").read_bytes()).hexdigest()
+    assert entry["init_from"] == {"file": "flawed.safetensors", "sha256": flawed_sha}
+    assert entry["config"]["offset_noise"] == 0.1 and entry["config"]["init_from"] == "flawed"
+    assert load_model(tmp_path / "offset.safetensors")[1] == FINETUNES["offset"]
+
+
+def test_the_offset_pair_differs_only_by_the_offset():
+    offset_config, control = FINETUNES["offset"], FINETUNES["offset_control"]
+    assert offset_config.offset_noise == 0.1 and control.offset_noise == 0.0  # 0.1: the paper's section 5.4
+    assert replace(offset_config, name="x", offset_noise=0.0) == replace(control, name="x")
+    assert replace(control, name="flawed", init_from=None, steps=MODELS["flawed"].steps, lr=MODELS["flawed"].lr,
+                   warmup=MODELS["flawed"].warmup, seed=MODELS["flawed"].seed) == MODELS["flawed"]
+
+
+@pytest.mark.parametrize("name", sorted(FINETUNES))
+def test_shipped_fine_tunes_load_verify_match_their_manifest_entry_and_sample(name):
+    manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["models"]
+    entry = manifest[name]
+    model, config = load_model(WEIGHTS_DIR / entry["file"])  # verifies the sha256 against the manifest
+    assert config == FINETUNES[name] and entry["config"] == json.loads(config.to_json())
+    assert TrainConfig.from_json(load_file(WEIGHTS_DIR / entry["file"])[1]["config"]) == config
+    assert entry["command"] == f"python -m zsnr_core train --model {name} --out zsnr_core/toy/weights --eval-every 0"
+    assert entry["init_from"] == {"file": "flawed.safetensors", "sha256": manifest["flawed"]["sha256"]}
+    assert {"wall_time_s", "device", "torch", "final_loss", "final_metrics", "final_metrics_w3"} <= entry.keys()
+    assert entry["final_metrics"]["pipeline"] == OWN_PIPELINE[name] == "sd"
+    x = sample(model, PIPELINES["sd"], 4, steps=3)
+    assert x.shape == (4, 3, 32, 32) and bool(torch.isfinite(x).all())
+
+
+def test_terminal_prediction_measures_how_much_v_hat_at_t_T_follows_the_noise():
+    """Section 5.2: the exact denoiser's v̂ at t = T is -E[x_0 | class] for every noise (coefficient, residual and
+    spread 0); a model that adds 0.3·x_T to it gets coefficient 0.3 and no residual; one that adds a noise-independent
+    image gets coefficient 0 but a residual."""
+    from zsnr_core.toy.data import make_shapes
+    from zsnr_core.toy.ideal import IdealDenoiser
+    from zsnr_core.toy.zoo import terminal_prediction
+
+    data = make_shapes(64, seed=0)
+    exact = IdealDenoiser(data, schedule(True), "v_prediction")
+    follows = terminal_prediction(lambda x, t, labels: exact(x, t, labels) + 0.3 * x, n=8, reference=data)
+    assert follows["exact"] == {"coef": 0.0, "residual": 0.0, "spread": 0.0, "brightness_spread": 0.0}
+    assert abs(follows["model"]["coef"] - 0.3) < 1e-5 and follows["model"]["residual"] < 1e-5
+    # x̂_0 = -v̂ varies with x_T: std 0.3 per pixel, whose sample std over 8 noises has mean 0.965·0.3 = 0.290
+    # (measured 0.2897, an average over 4 × 3072 pixels); the bounds are ±0.02
+    assert 0.27 < follows["model"]["spread"] < 0.31
+    shifted = terminal_prediction(lambda x, t, labels: exact(x, t, labels) + 0.5, n=8, reference=data)["model"]
+    assert abs(shifted["coef"]) < 0.02 and shifted["residual"] > 0.4 and shifted["spread"] < 1e-6
