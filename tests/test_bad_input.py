@@ -390,3 +390,52 @@ def test_cli_ctrl_c_while_torch_loads_exits_130_without_a_traceback(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err
+
+
+# --- the third reliability pass: weights, manifests and checkpoints -------------------------------------------
+
+def test_cli_swapped_weights_are_refused_even_without_verify(weights_copy, capsys, monkeypatch):
+    flawed, fixed = weights_copy / "flawed.safetensors", weights_copy / "fixed.safetensors"
+    tmp = weights_copy / "swap"
+    flawed.rename(tmp), fixed.rename(flawed), tmp.rename(fixed)
+    monkeypatch.setattr("zsnr_core.toy.demo.run_pipeline", _never_called)
+    err = _cli_error(["demo", "--weights", str(weights_copy), "--no-verify", "--no-figure", "--device", "cpu"], capsys)
+    assert f"{flawed} holds the model 'fixed' (v_prediction, zero SNR True), not 'flawed' (epsilon" in err
+
+
+def test_a_manifest_whose_sha256_is_not_a_string_is_named(weights_copy):
+    manifest = weights_copy / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["models"]["fixed"]["sha256"] = 12345
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"records sha256 12345, not a hex string, for fixed.safetensors"):
+        load_model(weights_copy / "fixed.safetensors")
+
+
+def test_a_damaged_classifier_names_the_command_that_rebuilds_it(weights_copy):
+    from zsnr_core.toy.zoo import shipped_classifier
+
+    _corrupt(weights_copy / "classifier.safetensors")
+    with pytest.raises(ValueError, match=r"python -m zsnr_core train-classifier --out"):
+        shipped_classifier(weights_copy)
+
+
+def test_a_resumed_run_names_the_field_that_differs_and_a_truncated_checkpoint_says_delete_it(tmp_path):
+    from dataclasses import replace
+
+    from zsnr_core.toy.train import TrainConfig, train
+
+    config = TrainConfig("t", True, "v_prediction", steps=2, batch_size=2, size=8, widths=(8,))
+    checkpoint = tmp_path / "c.safetensors"
+    train(config, checkpoint, disable=True, log=lambda *_: None, until=1)
+    with pytest.raises(ValueError, match=r"another config \(lr = 0.002 there, 0.001 now\); resume with the same"):
+        train(replace(config, lr=1e-3), checkpoint, disable=True, log=lambda *_: None)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"truncated; delete it to start over"):
+        train(config, checkpoint, disable=True, log=lambda *_: None)
+
+
+def test_cli_set_size_zero_is_refused_before_training_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("zsnr_core.toy.zoo.train_models", _never_called)  # 0.1 printed "[fixed] training" first
+    err = _cli_error(["train", "--out", str(tmp_path / "m"), "--set", "size=0", "--steps", "1"], capsys)
+    assert "size must be in [8, 512], got 0" in err

@@ -50,7 +50,7 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
 def test_resume_refuses_another_config(tmp_path):
     ckpt = tmp_path / "ck.safetensors"
     train(replace(TINY, steps=2), ckpt, disable=True)
-    with pytest.raises(ValueError, match="delete it or pass a different checkpoint"):
+    with pytest.raises(ValueError, match=r"another config \(lr = .* there, 0.001 now\).*delete it"):
         train(replace(TINY, steps=4, lr=1e-3), ckpt, disable=True)
     with pytest.raises(ValueError, match="past the 1 steps asked for"):
         train(replace(TINY, steps=1), ckpt, disable=True)

@@ -71,7 +71,8 @@ def _combine(p, x_t, q, model_output):
     if isinstance(p, float) and p == 0.0:
         return model_output if isinstance(q, float) and q == 1.0 else q * model_output
     scaled = x_t if isinstance(p, float) and p == 1.0 else p * x_t
-    if isinstance(q, float):  # one fused kernel instead of two: samplers call this twice per step
+    fused = isinstance(q, float) and model_output.is_floating_point()
+    if fused and abs(q) <= torch.finfo(model_output.dtype).max:  # one kernel instead of two, twice per sampler step
         return torch.add(scaled, model_output, alpha=q)
     return scaled + q * model_output
 

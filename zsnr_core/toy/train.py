@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -26,14 +26,15 @@ from .._checks import check_choice, check_float, check_int
 from .._progress import progress
 from ..losses import diffusion_loss
 from ..parametrization import PREDICTION_TYPES, add_noise
-from .data import BRIGHTNESS_CLASSES, brightness_bucket, make_shapes
-from .pipelines import schedule
-from .safetensors_io import load_file, save_file
+from .config import JsonConfig
+from .data import BRIGHTNESS_CLASSES, NUM_CLASSES, brightness_bucket, make_shapes
+from .pipelines import toy_alphas_cumprod
+from .safetensors_io import SafetensorsError, load_file, save_file
 from .unet import TinyUNet
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     name: str
     zero_snr: bool
     prediction_type: str
@@ -57,6 +58,11 @@ class TrainConfig:
         check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         check_int("steps", self.steps, 1)
         check_int("batch_size", self.batch_size, 1)
+        check_int("warmup", self.warmup, 0, fix="0 starts at the full learning rate")
+        check_int("size", self.size, 8, 512, fix="the toy images are small; 32 is the default")
+        check_int("seed", self.seed, 0, 2**63 - 1)
+        if not isinstance(self.brightness_condition, bool):
+            raise TypeError(f"brightness_condition must be true or false, got {self.brightness_condition!r}")
         check_float("lr", self.lr, 0.0, 1.0)
         check_float("ema_decay", self.ema_decay, 0.0, 1.0)
         check_float("label_dropout", self.label_dropout, 0.0, 1.0)
@@ -70,25 +76,14 @@ class TrainConfig:
         if self.min_snr_gamma is not None and check_float("min_snr_gamma", self.min_snr_gamma, 0.0) == 0.0:
             raise ValueError("min_snr_gamma must be > 0 or None (λ_t = 1), got 0; the shipped models use 5")
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        raw = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        raw = {k: v for k, v in raw.items() if k in known}
-        raw["widths"] = tuple(raw.get("widths", cls.widths))
-        return cls(**raw)
-
-
-def unet_for(config: TrainConfig, num_classes: int = 4) -> TinyUNet:
+def unet_for(config: TrainConfig, num_classes: int = NUM_CLASSES) -> TinyUNet:
     """The (untrained) network that `config` describes."""
     return TinyUNet(3, config.widths, num_classes,
                     num_brightness=len(BRIGHTNESS_CLASSES) if config.brightness_condition else 0)
 
 
-def build_model(config: TrainConfig, num_classes: int = 4) -> TinyUNet:
+def build_model(config: TrainConfig, num_classes: int = NUM_CLASSES) -> TinyUNet:
     torch.manual_seed(config.seed)
     return unet_for(config, num_classes)
 
@@ -141,11 +136,17 @@ def _save_checkpoint(path: Path, model, ema, optimizer, config: TrainConfig, ste
 
 
 def _load_checkpoint(path: Path, model, ema, optimizer, config: TrainConfig):
-    tensors, meta = load_file(path)
-    saved = TrainConfig.from_json(meta["config"])
-    if replace(saved, steps=config.steps) != config:
-        raise ValueError(f"checkpoint {path} was trained with {saved}, not {config}; "
-                         "delete it or pass a different checkpoint path to start over")
+    try:
+        tensors, meta = load_file(path)
+        saved = TrainConfig.from_json(meta["config"])
+    except (SafetensorsError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path} cannot be read ({err}): a run interrupted while writing it leaves it "
+                         "truncated; delete it to start over (or pass another checkpoint path)") from None
+    differ = [f"{f.name} = {getattr(saved, f.name)!r} there, {getattr(config, f.name)!r} now"
+              for f in fields(TrainConfig) if f.name != "steps" and getattr(saved, f.name) != getattr(config, f.name)]
+    if differ:
+        raise ValueError(f"checkpoint {path} was trained with another config ({'; '.join(differ)}); resume with the "
+                         "same settings, or delete it (or pass another checkpoint path) to start over")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     state = optimizer.state_dict()
@@ -177,8 +178,8 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
 
     `evaluate(ema_model) -> str`, if given, runs every `eval_every` steps and its line is logged.
     """
-    ac = schedule(config.zero_snr)
-    num_classes = 4
+    ac = toy_alphas_cumprod(config.zero_snr)
+    num_classes = NUM_CLASSES
     model = build_model(config, num_classes).to(device)
     ema = build_model(config, num_classes).to(device)
     if (init is None) != (config.init_from is None):

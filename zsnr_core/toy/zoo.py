@@ -29,15 +29,16 @@ from .classifier import (
 )
 from .data import make_shapes
 from .experiments import shape_scores
-from .metrics import class_accuracy, frechet_distance, frechet_distance8, inception_score
-from .safetensors_io import SafetensorsError, load_file
 from .ideal import IdealDenoiser
+from .metrics import class_accuracy, frechet_distance, frechet_distance8, inception_score
 from .pipelines import schedule
+from .safetensors_io import SafetensorsError, load_file
 from .train import TrainConfig, export_weights, train, unet_for
 from .unet import TinyUNet
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 RETRAIN_COMMAND = "python -m zsnr_core train --out {out}"
+RETRAIN_CLASSIFIER_COMMAND = "python -m zsnr_core train-classifier --out {out}"
 REFERENCE_SEED, REFERENCE_SIZE = 0, 4096  # the data set that metrics compare against and the ideal denoiser uses
 
 # The shared recipe of both shipped models (apart from the paper's fixes): 6000 steps of 128 fresh images, Min-SNR-5
@@ -82,7 +83,7 @@ def shipped_classifier(directory: str | Path = WEIGHTS_DIR, device="cpu", verify
     against its manifest's sha256 unless verify=False."""
     path = Path(directory) / CLASSIFIER_FILE
     if verify and path.is_file():
-        verify_weights(path)
+        verify_weights(path, RETRAIN_CLASSIFIER_COMMAND)
     return load_classifier(path, device)[0]
 
 
@@ -123,7 +124,7 @@ def load_model(path: str | Path, device="cpu", verify: bool = True) -> tuple[Tin
     return model.to(device).eval(), config
 
 
-def verify_weights(path: str | Path) -> None:
+def verify_weights(path: str | Path, rebuild: str = RETRAIN_COMMAND) -> None:
     """Raise ValueError unless `path` has the sha256 that manifest.json in its folder records for its file name.
 
     Hashing a 3 MB file takes milliseconds; a damaged or swapped file is caught here, naming the file and the
@@ -131,7 +132,7 @@ def verify_weights(path: str | Path) -> None:
     """
     path = Path(path)
     manifest = path.parent / "manifest.json"
-    fix = (f"rebuild it with `{RETRAIN_COMMAND.format(out=path.parent)}`, or load it unchecked "
+    fix = (f"rebuild it with `{rebuild.format(out=path.parent)}`, or load it unchecked "
            "(verify=False; --no-verify on the command line) if you changed it on purpose")
     try:
         entries = json.loads(manifest.read_text())["models"].values()
@@ -140,8 +141,9 @@ def verify_weights(path: str | Path) -> None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"cannot check {path}: {manifest} is not a readable manifest ({err}); {fix}") from None
     entry = next((e for e in entries if isinstance(e, dict) and e.get("file") == path.name), None)
-    if entry is None or "sha256" not in entry:
-        raise ValueError(f"cannot check {path}: {manifest} records no sha256 for {path.name}; {fix}")
+    if entry is None or not isinstance(entry.get("sha256"), str):
+        what = "no sha256" if entry is None or "sha256" not in entry else f"sha256 {entry['sha256']!r}, not a hex string,"
+        raise ValueError(f"cannot check {path}: {manifest} records {what} for {path.name}; {fix}")
     digest = _sha256(path)
     if digest != entry["sha256"]:
         raise ValueError(f"{path} is damaged or replaced: its sha256 is {digest[:16]}…, {manifest.name} records "
@@ -149,7 +151,20 @@ def verify_weights(path: str | Path) -> None:
 
 
 def load_models(directory: str | Path = WEIGHTS_DIR, device="cpu", verify: bool = True) -> dict[str, TinyUNet]:
-    return {name: load_model(Path(directory) / f"{name}.safetensors", device, verify)[0] for name in MODELS}
+    """The models of MODELS from `directory`. Each file's own config must be the one of its name (the name, the
+    prediction type, zero SNR), also with verify=False, which skips the hash, not the identity: two swapped files
+    would otherwise sample an ε-model as v."""
+    models = {}
+    for name, expected in MODELS.items():
+        path = Path(directory) / f"{name}.safetensors"
+        models[name], config = load_model(path, device, verify)
+        held = (config.name, config.prediction_type, config.zero_snr)
+        if held != (expected.name, expected.prediction_type, expected.zero_snr):
+            raise ValueError(
+                f"{path} holds the model {config.name!r} ({config.prediction_type}, zero SNR {config.zero_snr}), not "
+                f"{name!r} ({expected.prediction_type}, zero SNR {expected.zero_snr}); put each file under its own "
+                f"name, or rebuild them with `{RETRAIN_COMMAND.format(out=path.parent)}`")
+    return models
 
 
 def evaluate(model, name: str, n: int = 256, steps: int = 25, device="cpu", reference=None, classifier=None,
