@@ -6,6 +6,8 @@ toy labels from the conditioning to it.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import comfy.conds
 import comfy.latent_formats
 import comfy.model_base
@@ -32,10 +34,10 @@ class ToyLatentFormat(comfy.latent_formats.LatentFormat):
 
 
 class ToyModelConfig(comfy.supported_models_base.BASE):
-    unet_config = {"disable_unet_model_creation": True}  # the network is set after BaseModel.__init__
-    unet_extra_config = {}
+    unet_config: ClassVar[dict] = {"disable_unet_model_creation": True}  # the network is set after BaseModel.__init__
+    unet_extra_config: ClassVar[dict] = {}
     latent_format = ToyLatentFormat
-    supported_inference_dtypes = [torch.float32]
+    supported_inference_dtypes: ClassVar[list] = [torch.float32]
     memory_usage_factor = 1.0
 
 
