@@ -329,7 +329,8 @@ def save_figure(results: dict, path: pathlib.Path) -> None:
         fig.colorbar(image, ax=ax, fraction=0.03, label="W1 (clipped at 0.5)")
     fig.suptitle(f"fixed toy model (zero terminal SNR + v) in ComfyUI's KSampler, {cfg['samples']} samples per cell, "
                  f"CFG {cfg['cfg']}, same seed in every cell\nred: avoid (E error, N NaN, S accuracy < {cfg['min_accuracy']}, "
-                 f"B > {cfg['max_saturated']:.0%} pixels beyond ±1, F brightness spread no wider than the flawed model's)",
+                 f"B > {cfg['max_saturated']:.0%} pixels beyond ±1, F brightness spread no wider than the flawed model's); "
+                 "white: not measured",
                  fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
