@@ -11,10 +11,12 @@ from .ksampler_schedulers import register_schedulers
 from .paper_timesteps import PaperTimesteps
 from .rescale_cfg import RescaleCFGZeroSNR
 from .snr_inspector import SNRInspector
+from .toy_model import LoadToyModel
+from .toy_nodes import EmptyToyImage, ToyCondition, ToyImage
 from .zero_snr import ZeroTerminalSNR
 
 NODES = [ZeroTerminalSNR, PaperTimesteps, DDIMZeroSNR, DPMPP2MZeroSNR, RescaleCFGZeroSNR, SNRInspector,
-         CheckpointLoaderZeroSNR]
+         CheckpointLoaderZeroSNR, LoadToyModel, ToyCondition, EmptyToyImage, ToyImage]
 
 
 class ZeroSNRExtension(ComfyExtension):

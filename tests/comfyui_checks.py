@@ -9,6 +9,7 @@ import pathlib
 import re
 import sys
 
+import numpy
 import pytest
 import torch
 
@@ -573,3 +574,129 @@ def test_the_loaders_outputs_all_have_tooltips(node):
     outputs = node["ZSNR_CheckpointLoader"].GET_SCHEMA().outputs
     assert [o.io_type for o in outputs] == ["MODEL", "CLIP", "VAE", "STRING"]
     assert all(o.tooltip for o in outputs), [o.io_type for o in outputs if not o.tooltip]
+
+
+# --- the shipped toy models as ComfyUI models (issue 22) -------------------------------------------------------
+
+TOY_IDS = ["ZSNR_LoadToyModel", "ZSNR_ToyCondition", "ZSNR_EmptyToyImage", "ZSNR_ToyImage"]
+
+
+@pytest.fixture(scope="module")
+def toy(node):
+    from zsnr_core.toy import comfy_bridge
+
+    comfy.utils.PROGRESS_BAR_ENABLED = False
+    nodes = {i: comfy_nodes.NODE_CLASS_MAPPINGS[i] for i in TOY_IDS}
+    models = {name: run(nodes["ZSNR_LoadToyModel"], model_name=name)[0] for name in ("fixed", "flawed")}
+    return nodes, models, comfy_bridge
+
+
+def toy_ksampler(model, positive, negative, latent, steps=10, sampler="euler", scheduler="simple", cfg=3.0):
+    with torch.inference_mode():  # as ComfyUI's executor runs a node
+        return comfy_nodes.common_ksampler(model, 0, steps, cfg, sampler, scheduler, positive, negative, latent)[0]
+
+
+def test_toy_nodes_have_tooltips_and_their_own_category(toy):
+    for ntype in toy[0].values():
+        schema = ntype.GET_SCHEMA()
+        assert schema.category == "sampling/zero terminal SNR/toy" and schema.description
+        assert all(inp.tooltip for inp in schema.inputs), schema.node_id
+
+
+@pytest.mark.parametrize("name, sampler, scheduler, pipeline, tol", [
+    # measured max |Δ| over 16 samples at 10 steps: 1.9e-3 (ComfyUI starts at its clamp σ = 4518.76, the library
+    # at SNR = 0 exactly), 5.6e-6 (the DDIM node's exact start: float32 rounding only)
+    ("fixed", "euler", "simple", "zsnr_v_trailing", 1e-2),
+    ("fixed", "zsnr_ddim", "zsnr_trailing", "zsnr_v_trailing", 1e-4),
+])
+def test_the_stock_ksampler_on_a_toy_model_matches_the_librarys_pipeline(toy, name, sampler, scheduler, pipeline, tol):
+    from zsnr_core.toy.pipelines import PIPELINES, sample
+    from zsnr_core.toy.zoo import WEIGHTS_DIR, load_model
+
+    _, models, bridge = toy
+    n = 4
+    out = toy_ksampler(models[name], bridge.conditioning(torch.arange(n)), bridge.conditioning(bridge.NULL_CLASS),
+                       {"samples": bridge.empty_latent(n)}, sampler=sampler, scheduler=scheduler)["samples"]
+    unet = load_model(WEIGHTS_DIR / f"{name}.safetensors")[0]
+    lib = sample(unet, PIPELINES[pipeline], n, 10, 3.0, phi=0.0, seed=0)
+    assert out.shape == (n, 3, 32, 32) and (out - lib).abs().max().item() < tol
+
+
+def test_the_stock_empty_latent_is_fitted_to_the_toy_image(toy):
+    _, models, bridge = toy
+    (latent,) = comfy_nodes.EmptyLatentImage().generate(256, 256, 2)  # 4 × 32 × 32, all zeros
+    out = toy_ksampler(models["fixed"], bridge.conditioning(0), bridge.conditioning(bridge.NULL_CLASS), latent,
+                       steps=2)["samples"]
+    assert out.shape == (2, 3, 32, 32) and torch.isfinite(out).all()
+
+
+def test_stock_conditioning_nodes_work_on_toy_conditions(toy):
+    nodes, models, bridge = toy
+    (ring,) = run(nodes["ZSNR_ToyCondition"], shape="ring", brightness="bright")
+    (null,) = run(nodes["ZSNR_ToyCondition"], shape="none", brightness="any")
+    edited = [comfy_nodes.ConditioningCombine().combine(ring, null)[0],
+              comfy_nodes.ConditioningConcat().concat(ring, null)[0],
+              comfy_nodes.ConditioningAverage().addWeighted(ring, null, 0.5)[0],
+              comfy_nodes.ConditioningZeroOut().zero_out(ring)[0],
+              comfy_nodes.ConditioningSetArea().append(ring, 128, 128, 0, 0, 1.0)[0],
+              comfy_nodes.ConditioningSetTimestepRange().set_range(ring, 0.0, 0.5)[0]]
+    for cond in edited:
+        out = toy_ksampler(models["fixed"], cond, null, {"samples": bridge.empty_latent(2)}, steps=2)["samples"]
+        assert torch.isfinite(out).all()
+
+
+def test_asking_for_brightness_moves_the_fixed_models_images_further_than_the_flawed_ones(toy):
+    """The paper's claim through the stock KSampler: only the zero-SNR model reaches a bright or dark background
+    from pure noise (Lin et al. 2024, section 2.2). One seed, 8 samples, 10 steps, CFG 3 (deterministic)."""
+    nodes, models, bridge = toy
+    n, neg = 8, bridge.conditioning(bridge.NULL_CLASS)
+    gap = {}
+    for name, scheduler in (("fixed", "simple"), ("flawed", "ddim_uniform")):
+        means = []
+        for bucket in ("dark", "bright"):
+            (cond,) = run(nodes["ZSNR_ToyCondition"], shape="disk", brightness=bucket)
+            (image,) = run(nodes["ZSNR_ToyImage"],
+                           samples=toy_ksampler(models[name], cond, neg, run(nodes["ZSNR_EmptyToyImage"],
+                                                                            batch_size=n)[0], scheduler=scheduler))
+            means.append(image.mean().item() * 2 - 1)  # back to the data's [-1, 1]
+        gap[name] = means[1] - means[0]
+    assert gap["fixed"] > gap["flawed"] + 0.2, gap
+
+
+def test_toy_model_previews_and_inspector(toy, node, monkeypatch):
+    import latent_preview
+
+    _, models, _ = toy
+    fmt = models["fixed"].get_model_object("latent_format")
+    monkeypatch.setattr(latent_preview.args, "preview_method", latent_preview.LatentPreviewMethod.Auto)
+    previewer = latent_preview.get_previewer("cpu", fmt)  # the server's default is no previews
+    x0 = torch.linspace(-1, 1, 3 * 4 * 4).view(1, 3, 4, 4)
+    # identity RGB factors: the preview is the image, 8-bit rounded by ComfyUI
+    expected = ((x0[0].permute(1, 2, 0) + 1) / 2 * 255).round().numpy()
+    assert abs(numpy.asarray(previewer.decode_latent_to_preview(x0), dtype=float) - expected).max() <= 1
+    (_, report) = run(node["ZSNR_SNRInspector"], model=models["flawed"])
+    assert "prediction type: epsilon" in report
+
+
+def test_toy_flawed_model_differs_from_the_library_only_by_comfyuis_start(toy):
+    """Why the flawed model differs from the library's SD pipeline in ComfyUI: a schedule that does not start at
+    σ_max (ddim_uniform: t = 901 for 10 steps) starts from σ·noise, i.e. x_t = √(1 - ᾱ_t)·ε, where diffusers starts
+    from ε. The ε-model amplifies that 0.7 % through 1/√ᾱ_t (0.38 apart at 10 steps); from ComfyUI's start the
+    library's DDIM gives ComfyUI's euler."""
+    from zsnr_core.sampling import sample_ddim
+    from zsnr_core.spacing import timesteps
+    from zsnr_core.toy.pipelines import guided, initial_noise, schedule
+    from zsnr_core.toy.zoo import WEIGHTS_DIR, load_model
+
+    _, models, bridge = toy
+    n, steps = 4, 10
+    out = toy_ksampler(models["flawed"], bridge.conditioning(torch.arange(n)), bridge.conditioning(bridge.NULL_CLASS),
+                       {"samples": bridge.empty_latent(n)}, steps=steps, scheduler="ddim_uniform")["samples"]
+    ac = schedule(False)
+    ts = timesteps(steps, "leading", len(ac), 1)
+    unet = load_model(WEIGHTS_DIR / "flawed.safetensors")[0]
+    start = initial_noise(n, (3, 32, 32), 0) * (1 - ac[ts[0]]).sqrt().float()
+    with torch.no_grad():
+        lib = sample_ddim(guided(unet, torch.arange(n), 3.0, 0.0, bridge.NULL_CLASS), start, ac, ts, "epsilon",
+                          disable=True)
+    assert (out - lib).abs().max().item() < 1e-4  # measured 3.9e-6: float32 rounding only
