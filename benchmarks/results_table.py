@@ -32,11 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 
 from zsnr_core.toy import IdealDenoiser, make_shapes, sample, sample_metrics, schedule
-from zsnr_core.toy.data import CLASSES, image_grid
+from zsnr_core.toy.data import BRIGHTNESS_CLASSES, CLASSES, brightness_bucket, image_grid
 from zsnr_core.toy.demo import data_scores, run_pipeline
 from zsnr_core.toy.experiments import brightness_guidance
 from zsnr_core.toy.pipelines import FIXED, FLAWED, PIPELINES
-from zsnr_core.toy.data import BRIGHTNESS_CLASSES, brightness_bucket
 from zsnr_core.toy.zoo import (
     CLASSIFIER_FILE,
     OWN_PIPELINE,

@@ -1,11 +1,12 @@
-"""The notebooks' sliders in a real browser: JupyterLab runs a notebook, its widget renders, a slider moves, the figure
-is redrawn. Headless Chromium driven by Playwright; skipped where either is missing:
+"""The notebooks in a real browser: JupyterLab runs each notebook (Run All), the exercises' answers stay folded, its
+widget renders, a slider moves and the figure above it is redrawn in place. Headless Chromium driven by Playwright;
+skipped where either is missing:
 
     apt-get install chromium && pip install -e ".[notebooks]"      # Debian's browser, Playwright from PyPI
     python -m pytest tests/test_notebook_widgets.py
 
 The notebook runs at the CI size (CI=true) from a temporary copy (JupyterLab autosaves), on a server bound to
-127.0.0.1 with a random token. Notebook 1 by default; ZSNR_BROWSER_NOTEBOOKS="01 04" (or "all") picks others.
+127.0.0.1 with a random token. Every notebook by default; ZSNR_BROWSER_NOTEBOOKS="01 04" picks some.
 ZSNR_CHROMIUM points at another Chromium binary. Every wait is bounded.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from processes import stop_process
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("ZSNR_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-WANTED = os.environ.get("ZSNR_BROWSER_NOTEBOOKS", "01").split()
+WANTED = os.environ.get("ZSNR_BROWSER_NOTEBOOKS", "all").split()
 CHOSEN = [p for p in NOTEBOOKS if "all" in WANTED or p.name[:2] in WANTED]
 SERVER_START_S, RUN_ALL_S, REDRAW_S = 120, 600, 180  # bounds on each wait (a loaded 2-core CPU is slow)
 
@@ -154,18 +155,32 @@ def test_sliders_render_and_redraw_in_jupyterlab(lab, path):
 
             widget = page.locator(".widget-interact").first
             widget.wait_for(state="attached", timeout=RUN_ALL_S * 1000)
-            widget.scroll_into_view_if_needed(timeout=REDRAW_S * 1000)
-            figure = widget.locator("img").first
-            figure.wait_for(state="visible", timeout=REDRAW_S * 1000)
-            before = figure.get_attribute("src")
+            # the figure is the cell's own output (display_id), which the sliders redraw in place: one figure, not two
+            cell = page.locator(".jp-CodeCell").filter(has=page.locator(".widget-interact")).first
+            cell.scroll_into_view_if_needed(timeout=REDRAW_S * 1000)
+            figures = cell.locator(".jp-OutputArea-output img")
+            figures.first.wait_for(state="visible", timeout=REDRAW_S * 1000)
+            assert figures.count() == 1, f"{figures.count()} figures in the slider's cell"
+            before = figures.first.get_attribute("src")
             assert before and before.startswith("data:image/png"), before
 
             move_first_slider(page, widget)
             page.wait_for_function(
-                "([el, old]) => { const img = el.querySelector('img'); return img && img.src !== old; }",
-                arg=[widget.element_handle(), before], timeout=REDRAW_S * 1000)
-            errors = widget.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                "([el, old]) => { const img = el.querySelector('.jp-OutputArea-output img'); return img && img.src !== old; }",
+                arg=[cell.element_handle(), before], timeout=REDRAW_S * 1000)
+            assert figures.count() == 1, f"{figures.count()} figures in the slider's cell after the redraw"
+            errors = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             assert errors.count() == 0, errors.all_inner_texts()
+
+            # the exercises' answers: run, and folded (an open answer would sit under its question)
+            solutions = sum(1 for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                            if "".join(c["source"]).startswith("# Solution to exercise"))
+            folded = page.locator(".jp-OutputArea-output details")
+            page.wait_for_function(f"() => document.querySelectorAll('.jp-OutputArea-output details').length >= {solutions}",
+                                   timeout=RUN_ALL_S * 1000)
+            assert folded.count() == solutions, (folded.count(), solutions)
+            assert all(d.get_attribute("open") is None for d in folded.all()), "an exercise's answer is unfolded"
+            assert all(not d.locator("pre").is_visible() for d in folded.all()), "an answer shows under its question"
         except Exception:
             if page is not None:  # what the browser showed, for the failure report
                 page.screenshot(path=str(work / f"{path.stem}-failure.png"), full_page=False)

@@ -33,8 +33,38 @@ def section(cells: list[dict], header: str, until: str | None) -> list[dict]:
     return cells[start:end]
 
 
-def test_the_series_is_numbered_one_to_seven_without_gaps():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"], [p.name for p in NOTEBOOKS]
+def test_the_series_is_numbered_from_one_without_gaps():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert len(numbers) >= 6 and numbers == list(range(1, len(numbers) + 1)), [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_top_says_what_is_learnt_what_is_needed_how_long_it_runs_and_what_is_in_it(path):
+    cells = load(path)["cells"]
+    top = "".join(source(c) for c in cells[:next(i for i, c in enumerate(cells) if "## Aim" in source(c)) + 1])
+    for label in ("**You will learn to**", "**Prerequisites:**", "**Run time (measured on a 2-core CPU):**", "**Contents:**"):
+        assert label in top, f"{path.name}: the top lacks {label}"
+    run_time = re.search(r"\*\*Run time \(measured on a 2-core CPU\):\*\* (.+)", top).group(1)
+    assert re.search(r"\d+ s\b.*\bCI\b", run_time) or re.search(r"\d+ min", run_time), f"{path.name}: {run_time!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_printed_lines_fit_in_100_columns(path):
+    """JupyterLab wraps longer lines, which breaks printed tables."""
+    for k, cell in enumerate(load(path)["cells"]):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", "")) if output["output_type"] == "stream" else ""
+            wide = [line for line in text.splitlines() if len(line) > 100]
+            assert not wide, f"{path.name} cell {k}: {len(wide[0])} columns: {wide[0][:60]!r}..."
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_citations_put_the_paper_s_equations_in_their_sections(path):
+    """arXiv 2305.08891v4: Algorithm 1 is in section 3.1, eqs. 11-12 in 3.2, eqs. 17-22 in section 6."""
+    text = "".join(source(c) for c in load(path)["cells"])
+    for match in re.finditer(r"(?:section|§) ?3\.2\b([^;]{0,60})", text):
+        assert not re.search(r"Algorithm 1|equations? 1[7-9]|eqs?\. 1[7-9]|eqs?\. 2[0-2]", match.group(1)), \
+            f"{path.name}: {match.group(0)!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -127,25 +157,42 @@ def test_exercises_have_collapsed_solutions_that_are_executed_and_checked(path):
     numbers = [int(n) for n in re.findall(r"\*\*Exercise (\d+)\.\*\*", text)]
     assert 2 <= len(numbers) <= 4 and numbers == list(range(1, len(numbers) + 1)), f"{path.name}: exercises {numbers}"
     assert text.count("<details><summary>Solution</summary>") == len(numbers), f"{path.name}: a solution is not collapsed"
-    assert text.count("</details>") == len(numbers), f"{path.name}: unbalanced <details>"
-    solutions = [c for c in cells if c["cell_type"] == "code"]
-    assert [source(c).splitlines()[0].startswith(f"# Solution to exercise {n}") for n, c in
-            zip(numbers, solutions)] == [True] * len(numbers) and len(solutions) == len(numbers), path.name
+    assert text.count("<details><summary>Hint</summary>") == len(numbers), f"{path.name}: an exercise has no hint"
+    assert text.count("</details>") == 2 * len(numbers), f"{path.name}: unbalanced <details>"
+    code = [c for c in cells if c["cell_type"] == "code"]
+    # each exercise: a try-it cell (a comment only), then its solution; the hint comes before both
+    tries, solutions = code[0::2], code[1::2]
+    assert len(tries) == len(solutions) == len(numbers), f"{path.name}: {len(code)} code cells for {numbers}"
+    for n, try_it, solution in zip(numbers, tries, solutions):
+        assert source(try_it).startswith(f"# Exercise {n}: try it here"), f"{path.name}: no try-it cell for {n}"
+        assert all(line.startswith("#") for line in source(try_it).splitlines()), f"{path.name}: try-it {n} not blank"
+        assert source(solution).startswith(f"# Solution to exercise {n}"), f"{path.name}: solution {n}"
+        before = "".join(source(c) for c in cells[:cells.index(try_it)])
+        assert before.count("<details><summary>Hint</summary>") == n, f"{path.name}: hint {n} is not before its cells"
     for n, cell in zip(numbers, solutions):
         assert cell["metadata"].get("jupyter") == {"source_hidden": True}, f"{path.name}: solution {n} is not hidden"
         assert re.search(r"^\s*assert ", source(cell), re.MULTILINE), f"{path.name}: solution {n} checks nothing"
-        assert cell["outputs"], f"{path.name}: solution {n} was not run (or prints nothing)"
+        # its printed answer is folded in <details> (JupyterLab expands collapsed outputs when Run All runs a cell),
+        # so that Run All does not show the answer under the question
+        html = ["".join(o["data"]["text/html"]) for o in cell["outputs"] if "text/html" in o.get("data", {})]
+        assert html and all(h.startswith("<details><summary>") and "<details open" not in h for h in html), \
+            f"{path.name}: solution {n} was not run, or its output is not folded"
+        assert not [o for o in cell["outputs"] if o["output_type"] == "stream"], f"{path.name}: solution {n} prints"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_sliders_redraw_on_release_and_their_function_is_also_called_once(path):
+def test_sliders_redraw_their_one_figure_on_release(path):
+    """A slider redraws the static figure in place (display_id), so that JupyterLab shows one figure, not two."""
     code = [source(c) for c in load(path)["cells"] if c["cell_type"] == "code"]
     calls = [c for c in code if "widgets.interact(" in c]
     assert calls, f"{path.name}: no interactive figure"
     for cell in calls:
-        name = re.search(r"widgets\.interact\((\w+)", cell).group(1)
-        static = re.compile(rf"^{name}\(", re.MULTILINE)
-        assert any(static.search(c) for c in code), f"{path.name}: {name} is never called outside the widget"
+        match = re.search(r"widgets\.interact\(lambda \*\*kw: (\w+)\.update\((\w+)\(\*\*kw\)\)", cell)
+        assert match, f"{path.name}: the widget does not redraw a displayed figure in place"
+        view, name = match.groups()
+        assert re.search(rf"^{view} = display\({name}\(.*\), display_id=True\)", cell, re.MULTILINE), \
+            f"{path.name}: {name}'s static figure is not displayed with a display_id in the widget's cell"
+        assert re.search(rf"plt\.close\(fig\).*\n\s+return fig", "".join(code)), f"{path.name}: {name} draws twice"
         call = cell[cell.index("widgets.interact("):]
         sliders = re.findall(r"\w*Slider\((?:[^()]|\([^()]*\))*\)", call)
         assert sliders, f"{path.name}: {name} has no slider"
