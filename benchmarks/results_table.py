@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 
 from zsnr_core.toy import IdealDenoiser, make_shapes, sample, sample_metrics, schedule
-from zsnr_core.toy.data import BRIGHTNESS_CLASSES, CLASSES, brightness_bucket, image_grid
+from zsnr_core.toy.data import BRIGHTNESS_CLASSES, CLASSES, brightness_bucket, grid_column_centres, image_grid
 from zsnr_core.toy.demo import data_scores, run_pipeline
-from zsnr_core.toy.experiments import brightness_guidance
+from zsnr_core.toy.experiments import BRIGHTNESS_GUIDANCE_ROWS, brightness_guidance
 from zsnr_core.toy.pipelines import FIXED, FLAWED, PIPELINES
 from zsnr_core.toy.zoo import (
     CLASSIFIER_FILE,
@@ -53,8 +53,6 @@ GUIDANCE = (1.0, 3.0, 7.5)
 SWEEP = (5, 10, 25, 50)
 RESOLUTIONS = ((1, 16), (3, 16), (1, 32), (3, 32), (3, 64))  # (channels, side)
 OFFSET_MODELS = ("flawed", "offset_control", "offset", "fixed")  # section 5.4: each on its own pipeline
-BRIGHT_ROWS = [("sd", w, 0.0) for w in (1.0, 5.0, 10.0)] + [
-    ("zsnr_v_trailing", w, phi) for w in (1.0, 5.0, 10.0) for phi in (0.0, 0.7)]
 
 
 def main() -> int:
@@ -95,7 +93,7 @@ def main() -> int:
         for w in (1.0, 3.0):
             results["demo"].append(run(key, "trained", args.steps, w))
     shown = {}
-    for key, w, phi in BRIGHT_ROWS:
+    for key, w, phi in BRIGHTNESS_GUIDANCE_ROWS:
         for bucket in ("dark", "bright"):
             model = models["fixed" if key.startswith("zsnr") else "flawed"]
             r = brightness_guidance(model, key, bucket, n, args.steps, w, phi, args.seed, device, classifier)
@@ -203,7 +201,7 @@ def save_brightness_figure(shown: dict, rows: list[dict], path: str) -> None:
         name = "flawed (SD)" if model_key == "sd" else f"fixed, φ = {phi:g}"
         ax.set_title(f"{name}, asked {bucket}, w = 10\nin bucket {100 * r['hit']:.0f} %, beyond ±1 "
                      f"{100 * r['saturated']:.1f} %, |x̂₀| peak {r['x0_peak']:.1f}", fontsize=8)
-        ax.set_xticks([34 * j + 16.5 for j in range(8)], [CLASSES[j % 4] for j in range(8)], fontsize=6)
+        ax.set_xticks(grid_column_centres(8, shown[key].shape[-1]), [CLASSES[j % 4] for j in range(8)], fontsize=6)
         ax.set_yticks([])
         ax.tick_params(length=0)
     fig.suptitle("Brightness guidance at w = 10 on the trained toy models (25 steps)", fontsize=10)

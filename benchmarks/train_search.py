@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from zsnr_core.toy.experiments import brightness_guidance, shape_scores
+from zsnr_core.toy.experiments import BRIGHTNESS_GUIDANCE_ROWS, brightness_guidance, shape_scores
 from zsnr_core.toy.zoo import fid_floor, load_model, reference_data, reference_features, shipped_classifier
 
 BASE = {"steps": None, "batch_size": 128, "brightness_condition": True}  # steps from --steps
@@ -39,8 +39,6 @@ CANDIDATES = {
 }
 SHAPE_ROWS = (("sd", 1.0, None), ("sd", 3.0, None), ("zsnr_v_trailing_rescaled", 1.0, None),
               ("zsnr_v_trailing_rescaled", 3.0, None), ("zsnr_v_trailing", 3.0, None))
-BRIGHT_ROWS = [("sd", w, 0.0) for w in (1.0, 5.0, 10.0)] + [
-    ("zsnr_v_trailing", w, phi) for w in (1.0, 5.0, 10.0) for phi in (0.0, 0.7)]
 
 
 def _set_args(recipe: dict) -> list[str]:
@@ -118,7 +116,7 @@ def main() -> int:
             m = shape_scores(models["fixed" if key.startswith("zsnr") else "flawed"], key, n, 25, w, reference, phi,
                              device=device, classifier=classifier, features=features)
             entry["shape"].append({"pipeline": key, "guidance": w, **m})
-        for key, w, phi in BRIGHT_ROWS:
+        for key, w, phi in BRIGHTNESS_GUIDANCE_ROWS:
             for bucket in ("dark", "bright"):
                 entry["brightness"].append(brightness_guidance(
                     models["fixed" if key.startswith("zsnr") else "flawed"], key, bucket, n, 25, w, phi,

@@ -196,3 +196,14 @@ def test_image_grid_places_clips_and_pads():
     assert image_grid(images, cols=5, pad=0).shape == (4, 25, 3)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         image_grid(images[0])
+
+
+def test_grid_column_centres_sit_on_the_middle_of_each_tile():
+    from zsnr_core.toy.data import grid_column_centres
+
+    images = torch.linspace(-0.9, 0.9, 5).view(5, 1, 1, 1).expand(5, 1, 32, 32)  # tile j has its own grey
+    grid = image_grid(images, cols=5)  # (H, W, C) in [0, 1], 1-pixel white padding
+    for j, x in enumerate(grid_column_centres(5, 32)):
+        left, right = int(x - 15.5), int(x + 15.5)  # the tile's first and last column (32 wide)
+        assert grid[1, left, 0] == grid[1, right, 0] == ((images[j, 0, 0, 0] + 1) / 2).item()  # same float32 ops
+        assert grid[1, left - 1, 0] == grid[1, right + 1, 0] == 1.0  # padding on both sides: centred exactly

@@ -111,3 +111,8 @@ def image_grid(images: torch.Tensor, cols: int | None = None, pad: int = 1):
         top, left = pad + y * (h + pad), pad + x * (w + pad)
         canvas[:, top:top + h, left:left + w] = tiles[i]
     return canvas.permute(1, 2, 0).numpy()
+
+
+def grid_column_centres(cols: int, width: int, pad: int = 1) -> list[float]:
+    """x of each column's centre in an `image_grid` of images `width` pixels wide (imshow's pixel coordinates)."""
+    return [pad + j * (width + pad) + (width - 1) / 2 for j in range(cols)]

@@ -15,7 +15,16 @@ import torch
 
 from ..errors import EpsilonAtZeroSNRError
 from .classifier import predict
-from .data import CLASSES, EXTREME_BRIGHT, EXTREME_DARK, brightness, extreme_shares, image_grid, make_shapes
+from .data import (
+    CLASSES,
+    EXTREME_BRIGHT,
+    EXTREME_DARK,
+    brightness,
+    extreme_shares,
+    grid_column_centres,
+    image_grid,
+    make_shapes,
+)
 from .experiments import asked_classes
 from .ideal import IdealDenoiser
 from .metrics import SampleMetrics, class_accuracy, inception_score, sample_metrics
@@ -143,7 +152,6 @@ def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32,
     axes = fig.subplots(len(shown) // 2, 3, squeeze=False, gridspec_kw={"width_ratios": [1.25, 1.25, 1]})
     bins = torch.linspace(-1, 1, 41).numpy()
     lum_data = brightness(data.images).numpy()
-    side = data.images.shape[-1] + 1
     for row_axes, pair in zip(axes, [shown[i:i + 2] for i in range(0, len(shown) - 1, 2)]):
         for ax, r in zip(row_axes[:2], pair):
             ax.imshow(image_grid(r.samples[:per_grid], cols=cols), interpolation="nearest")
@@ -151,7 +159,7 @@ def save_figure(rows: list[DemoRow], data, path: str | Path, per_grid: int = 32,
             score = "" if m.accuracy is None else f"acc {m.accuracy:.2f}, FID {m.fid:.2f}, "
             ax.set_title(f"{r.pipeline.label}\n{r.denoiser} denoiser, w = {r.guidance_scale:g}: {score}W1 {m.w1:.3f}",
                          fontsize=9)
-            ax.set_xticks([side * j + side / 2 for j in range(cols)],
+            ax.set_xticks(grid_column_centres(cols, r.samples.shape[-1]),
                           [CLASSES[j % len(CLASSES)] for j in range(cols)], fontsize=7)
             ax.set_yticks([])
             ax.tick_params(length=0)

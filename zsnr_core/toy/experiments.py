@@ -29,6 +29,12 @@ def shape_scores(model, key: str, n: int, steps: int, guidance_scale: float, ref
     return sample_metrics(x, reference.images, asked_classes(n), classifier, features).as_dict()
 
 
+# The over-exposure experiment's grid (pipeline, w, φ): the flawed pipeline and the fixed one with and without
+# Algorithm 2, at w = 1, 5 and 10; each row is asked for "dark" and for "bright".
+BRIGHTNESS_GUIDANCE_ROWS = [("sd", w, 0.0) for w in (1.0, 5.0, 10.0)] + [
+    ("zsnr_v_trailing", w, phi) for w in (1.0, 5.0, 10.0) for phi in (0.0, 0.7)]
+
+
 def brightness_guidance(model, key: str, bucket: str, n: int, steps: int, guidance_scale: float,
                         phi: float | None = None, seed: int = 0, device="cpu", classifier=None) -> dict:
     """Samples asked for shape i mod 4 and brightness `bucket`; the over-exposure and delivery figures as a dict."""
