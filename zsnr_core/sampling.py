@@ -6,6 +6,8 @@ Notation (variable → symbol):
     x0, eps             x̂_0 (eq. 19) and ε̂ (eq. 17) from the model's output
     eta, var            η of DDIM and σ_t(η)² of eq. 22: η = 0 is deterministic DDIM, η = 1 the DDPM posterior (eq. 20)
     sigmas[i]           σ of k-diffusion's σ-space, x_σ = x_0 + σ·ε = x_t/√ᾱ (sample_ddim_sigmas)
+torch.add(a, b, alpha=c) is a + c·b in one kernel: a step's last sum, kept fused so that the loop costs the model
+call and little else (benchmarks/sampler_overhead.py).
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def sample_ddim(model, x, alphas_cumprod, timesteps, prediction_type="v_predicti
             sigma = sigma_from_alpha_bar(ab[i])
             callback({"i": i, "t": ts[i], "x": x, "sigma": sigma, "sigma_hat": sigma, "denoised": x0})
         var = ddim_variance(ab[i], ab[i + 1], eta)  # σ_t(η)², eq. 22
-        x = math.sqrt(ab[i + 1]) * x0 + math.sqrt(max(1.0 - ab[i + 1] - var, 0.0)) * eps  # eq. 21
+        x = torch.add(math.sqrt(ab[i + 1]) * x0, eps, alpha=math.sqrt(max(1.0 - ab[i + 1] - var, 0.0)))  # eq. 21
         if var > 0.0:
             x = x + math.sqrt(var) * noise_like(x, generator)
     return watch.result(x, f"the smallest ᾱ sampled is {min(ab):.3g}; with prediction_type={prediction_type!r} "
@@ -90,7 +92,7 @@ def sample_ddim_sigmas(model, x, sigmas, extra_args=None, callback=None, disable
         if callback is not None:
             callback({"i": i, "x": x, "sigma": sig[i], "sigma_hat": sig[i], "denoised": x0})
         sigma_down, sigma_up = ancestral_step(s[i], s[i + 1], eta)  # eq. 22 in σ-space
-        x = x0 + sigma_down * eps_from_denoised(x, x0, s[i])  # eq. 21 in σ-space: x_σ' = x̂_0 + σ'·ε̂
+        x = torch.add(x0, eps_from_denoised(x, x0, s[i]), alpha=sigma_down)  # eq. 21 in σ-space: x̂_0 + σ'·ε̂
         if sigma_up > 0.0:
             x = x + sigma_up * noise_sampler(sig[i], sig[i + 1])
     return watch.result(x)

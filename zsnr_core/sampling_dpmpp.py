@@ -61,6 +61,6 @@ def sample_dpmpp_2m_sigmas(model, x, sigmas, extra_args=None, callback=None, dis
         if callback is not None:
             callback({"i": i, "x": x, "sigma": sig[i], "sigma_hat": sig[i], "denoised": x0})
         d = x0 if w[i] == 0.0 else x0 + w[i] * (x0 - x0_prev)  # D_i of (b)
-        x = d + s[i + 1] * eps_from_denoised(x, d, s[i])  # (b); eq. 21 when w = 0
+        x = torch.add(d, eps_from_denoised(x, d, s[i]), alpha=s[i + 1])  # (b): D + σ'·ε̂; eq. 21 when w = 0
         x0_prev = x0
     return watch.result(x)
