@@ -233,10 +233,10 @@ def stock_assumptions(flags: CheckpointFlags) -> tuple[Assumption, ...]:
 
 
 def traps(flags: CheckpointFlags) -> tuple[str, ...]:
-    """Known bad combinations this checkpoint states (arXiv 2305.08891 §3.2-3.3), each with what goes wrong."""
+    """Known bad combinations this checkpoint states (arXiv 2305.08891 §3.1-3.3 and §6), each with what goes wrong."""
     found = []
     if flags.prediction_type == "epsilon" and flags.zero_terminal_snr:
-        found.append("epsilon with zero terminal SNR: at t = T the ε-form x̂0 divides 0 by 0 (§3.2), the first step "
+        found.append("epsilon with zero terminal SNR: at t = T the ε-form x̂0 divides 0 by 0 (§6, eq. 19), the first step "
                      "returns NaN or black; zero terminal SNR needs a v-prediction model")
     spacing = flags.timestep_spacing or ("leading" if flags.form == "diffusers" else None)  # diffusers' default
     if flags.zero_terminal_snr and spacing == "leading":

@@ -1,4 +1,4 @@
-"""Every ε / v / x̂0 / σ ↔ ᾱ conversion, exact at ᾱ = 0 (SNR = 0), after Lin et al. (2024), section 3.2.
+"""Every ε / v / x̂0 / σ ↔ ᾱ conversion, exact at ᾱ = 0 (SNR = 0), arXiv 2305.08891 section 6 (eqs. 17, 19).
 
 Notation (variable → symbol):
     alpha_bar_t   ᾱ_t                    x_t           √ᾱ_t·x_0 + √(1-ᾱ_t)·ε   (variance preserving)

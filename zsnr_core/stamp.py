@@ -107,7 +107,7 @@ def write_checkpoint_flags(path, prediction_type: str | None = None, zero_termin
     """Stamp the safetensors file at `path` (see the module's docstring) into `out`, or over itself with
     in_place=True; dry_run=True says what would change and writes nothing. Exactly one of out / in_place.
 
-    ValueError for a bad choice; EpsilonAtZeroSNRError for ε with zero terminal SNR (undefined at SNR = 0, §3.2);
+    ValueError for a bad choice; EpsilonAtZeroSNRError for ε with zero terminal SNR (undefined at SNR = 0, §6);
     SafetensorsError / StampError naming the file for anything the file system or the file refuses.
     """
     path = Path(path)
