@@ -26,6 +26,7 @@ from ._checks import (
     noise_like,
 )
 from ._progress import progress
+from .errors import EpsilonAtZeroSNRError
 from .parametrization import (
     PREDICTION_TYPES,
     eps_from_denoised,
@@ -121,12 +122,10 @@ def _check_ddim(x, alphas_cumprod, timesteps, prediction_type, eta):
 def _refuse_epsilon_overflow(ts, ab, dtype: torch.dtype) -> None:
     """x̂_0 = (x_t - √(1-ᾱ)·ε̂)/√ᾱ is undefined at ᾱ = 0 and multiplies by 1/√ᾱ near it: refuse a step where that
     factor is beyond the sample's dtype (an ε-model at ᾱ = 1e-300 needs 1e150), since the sample would be inf."""
-    from .errors import EpsilonAtZeroSNRError
-
     limit = torch.finfo(dtype).max if dtype.is_floating_point else math.inf
     for t, alpha_bar in zip(ts, ab):
         if alpha_bar == 0.0:
-            raise EpsilonAtZeroSNRError(f"Here: timestep {t} has ᾱ = 0.")
+            raise EpsilonAtZeroSNRError()
         if 1.0 / math.sqrt(alpha_bar) > limit:
             raise ValueError(
                 f"the step at timestep {t} (ᾱ = {alpha_bar:.3g}) multiplies ε-prediction's x̂0 by 1/√ᾱ = "
