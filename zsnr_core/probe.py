@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 
 from ._checks import check_float, check_model_output, schedule_alpha_bar
-from .parametrization import predict_eps, predict_x0
+from .parametrization import add_noise, predict_eps, predict_x0
 
 ALPHA_BAR_FLOOR = 1e-3  # t₁'s ᾱ at least this: the ε-form x̂₀ divides by √ᾱ, so a 32x amplification at most
 CHECK_ALPHA_BAR = 0.8  # ᾱ₂ of the denoising check: SNR 4
@@ -113,7 +113,7 @@ def probe_prediction_type(model, alphas_cumprod, sample_shape, *, margin: float 
     check_error = {}
     for kind in expected:
         x0 = predict_x0(out, x64, a1, kind)
-        x_t2 = (a2 ** 0.5 * x0 + (1 - a2) ** 0.5 * fresh.to(torch.float64)).to(dtype)
+        x_t2 = add_noise(x0, fresh.to(torch.float64), a2).to(dtype)  # x̂0 noised again to ᾱ₂
         eps = predict_eps(call(x_t2, t2).to(torch.float64), x_t2.to(torch.float64), a2, kind)
         err = float((eps - fresh).pow(2).sum() / fresh.to(torch.float64).pow(2).sum())
         check_error[kind] = float("inf") if math.isnan(err) else err  # an overflowed x̂0 fails the check

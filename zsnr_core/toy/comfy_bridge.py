@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int
-from .data import BRIGHTNESS_CLASSES, CLASSES
+from .data import BRIGHTNESS_CLASSES, CLASSES, NUM_CLASSES
 from .pipelines import BRIGHTNESS_NULL
 from .zoo import WEIGHTS_DIR, load_model
 
 CHANNELS, SIZE = 3, 32  # the shipped models' images (TrainConfig.size)
-NULL_CLASS = len(CLASSES)  # TinyUNet's unconditional label (num_classes)
+NULL_CLASS = NUM_CLASSES  # TinyUNet's unconditional label
 NO_SHAPE, ANY_BRIGHTNESS = "none", "any"
 SHAPE_CHOICES = (*CLASSES, NO_SHAPE)
 BRIGHTNESS_CHOICES = (ANY_BRIGHTNESS, *BRIGHTNESS_CLASSES)
