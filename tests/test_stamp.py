@@ -1,6 +1,7 @@
 """write_checkpoint_flags: the header rewritten, every tensor's bytes unchanged, an atomic rename, and refusals that
 name the file. Files are written and read back with the `safetensors` package (a test extra)."""
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -154,23 +155,40 @@ def test_a_target_on_another_file_system_is_written_beside_itself(tmp_path):
     assert not list(other.glob(f".zsnr-stamp-test-{os.getpid()}*"))
 
 
-def test_a_checksum_mismatch_leaves_the_target_alone(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["model.diffusion_model.a", "b", "c"])
+def test_a_corrupted_copy_is_caught_named_and_leaves_the_target_alone(tmp_path, monkeypatch, name):
     from zsnr_core import stamp
 
     src = checkpoint(tmp_path / "a.safetensors")
     before = src.read_bytes()
-    real = stamp._copy_with_checksums
-    calls = []
+    n = int.from_bytes(before[:8], "little")  # the header, read by hand: where `name`'s bytes lie in the data
+    lo, hi = json.loads(before[8:8 + n])[name]["data_offsets"]
+    real = stamp._copy_data
 
-    def corrupt_second_pass(src_file, dst, length, ranges):
-        sums = real(src_file, dst, length, ranges)
-        calls.append(1)
-        return sums if len(calls) == 1 else [s ^ 1 for s in sums]
+    def copy_then_flip_a_byte(src_file, dst, src_start, dst_start, length):
+        real(src_file, dst, src_start, dst_start, length)
+        dst.seek(dst_start + (lo + hi) // 2)
+        dst.write(bytes([before[src_start + (lo + hi) // 2] ^ 0x10]))
+        dst.flush()
 
-    monkeypatch.setattr(stamp, "_copy_with_checksums", corrupt_second_pass)
-    with pytest.raises(z.StampError, match="differ after writing .* nothing was replaced"):
+    monkeypatch.setattr(stamp, "_copy_data", copy_then_flip_a_byte)
+    with pytest.raises(z.StampError, match=rf"tensor bytes \({lo}, {hi}\) differ after writing \(first at data offset "
+                       rf"{(lo + hi) // 2}\).* nothing was replaced"):
         z.write_checkpoint_flags(src, "epsilon", in_place=True)
     assert src.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["a.safetensors"]
+
+
+def test_without_a_kernel_copy_the_stamp_copies_through_a_buffer(tmp_path, monkeypatch):
+    import errno
+
+    def no_kernel_copy(*args):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", no_kernel_copy)
+    src = checkpoint(tmp_path / "a.safetensors", {"modelspec.title": "mine"})
+    out = tmp_path / "b.safetensors"
+    assert z.write_checkpoint_flags(src, "v_prediction", True, out=out).tensors_checked == 4
+    assert same_tensors(src, out) and metadata_of(out)["modelspec.title"] == "mine"
 
 
 KILL_SCRIPT = """
