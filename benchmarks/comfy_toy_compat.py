@@ -150,6 +150,7 @@ def main() -> int:
         old = json.loads(args.json.read_text())
         if all(old["config"].get(k) == v for k, v in config.items()):  # the same setup: its cells still hold
             results.update({k: old[k] for k in ("fixed", "flawed", "library", "agreement")})
+            t_all -= old["config"].get("seconds", 0.0)  # the time of the runs it continues counts too
     samplers = [s for s in comfy.samplers.SAMPLER_NAMES if s not in SKIPPED]
     samplers = sorted(samplers, key=lambda s: s not in POPULAR)  # the most used first: a stopped run has them
     samplers = [s for s in samplers if args.samplers is None or s in args.samplers]
@@ -165,7 +166,7 @@ def main() -> int:
     # the library's own pipelines on the same noise and labels, and the difference to ComfyUI (item 4)
     for steps in args.steps:
         key = str(steps)
-        if key in results["agreement"]:
+        if all(key in results["agreement"].get(label, {}) for label, *_ in AGREEMENT):
             continue
         unets = {name: load_model(WEIGHTS_DIR / f"{name}.safetensors")[0] for name in ("fixed", "flawed")}
         for pipeline in ("zsnr_v_trailing", "zsnr_v_trailing_rescaled", "sd"):
