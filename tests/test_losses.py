@@ -79,6 +79,31 @@ def test_min_snr_weights_match_the_formula_and_diffusers_where_it_is_defined(kin
         assert ref[999].item() == 0.0 and ours[999].item() == 0.0
 
 
+@pytest.mark.parametrize("floor", [0.25, 1.0])
+def test_a_min_snr_floor_raises_the_noisy_end_only(floor):
+    """With the floor f the v-weight is min(max(ᾱ, f), γ(1-ᾱ)) (f = 1: λ = 1 wherever SNR < γ, t = T included, as
+    section 5.2 needs), the x̂0-weight max(SNR, f) below γ; the ε-weight is 1 there already; where SNR >= γ nothing
+    changes; f = 0 is Min-SNR itself. Compared on every ᾱ of ALL_AB, each side one float64 min/max of the same
+    numbers, so equal exactly."""
+    plain = {kind: z.loss_weight(ALL_AB, kind, 5.0) for kind in z.PREDICTION_TYPES}
+    raised = {kind: z.loss_weight(ALL_AB, kind, 5.0, floor) for kind in z.PREDICTION_TYPES}
+    noisy = 5.0 * (1.0 - ALL_AB) >= ALL_AB  # SNR <= γ
+    assert torch.equal(raised["v_prediction"], torch.minimum(ALL_AB.clamp(min=floor), 5.0 * (1.0 - ALL_AB)))
+    assert raised["v_prediction"][0].item() == floor  # t = T now carries loss
+    assert torch.equal(raised["sample"][noisy], plain["sample"][noisy].clamp(min=floor))
+    assert torch.equal(raised["epsilon"], plain["epsilon"])
+    for kind in z.PREDICTION_TYPES:
+        assert torch.equal(raised[kind][~noisy], plain[kind][~noisy])
+        assert torch.equal(z.loss_weight(ALL_AB, kind, 5.0, 0.0), plain[kind])
+
+
+def test_a_floor_is_refused_without_gamma_or_above_one():
+    with pytest.raises(ValueError, match=r"min_snr_floor=0.5 needs a Min-SNR γ"):
+        z.loss_weight(0.5, "v_prediction", None, 0.5)
+    with pytest.raises(ValueError, match=r"min_snr_floor must be in \[0.0, 1.0\], got 2.0"):
+        z.loss_weight(0.5, "v_prediction", 5.0, 2.0)
+
+
 def test_weighted_loss_applies_the_weights_per_sample():
     x0, noise, out = _batch(4)
     ab = torch.tensor([0.0, 0.5, 0.9, 0.999], dtype=torch.float64)
