@@ -9,7 +9,7 @@ import torch
 from zsnr_core.toy.pipelines import PIPELINES, sample, schedule
 from zsnr_core.toy.safetensors_io import load_file
 from zsnr_core.toy.train import TrainConfig, _batch, offset, train
-from zsnr_core.toy.zoo import FINETUNES, MODELS, OWN_PIPELINE, WEIGHTS_DIR, load_model, train_models
+from zsnr_core.toy.zoo import EXPERIMENTS, FINETUNES, MODELS, OWN_PIPELINE, WEIGHTS_DIR, load_model, train_models
 
 TINY = TrainConfig("tiny", zero_snr=False, prediction_type="epsilon", steps=2, batch_size=16, lr=3e-3, warmup=1,
                    size=16, widths=(8, 16))
@@ -62,6 +62,8 @@ def test_min_timestep_bounds_the_drawn_timesteps():
     ("offset_noise", -0.1, "offset_noise must be"),
     ("offset_noise", float("nan"), "offset_noise"),
     ("min_timestep", 1000, "min_timestep must be"),
+    ("min_snr_floor", 1.5, "min_snr_floor must be"),
+    ("min_snr_floor", 0.5, "min_snr_floor=0.5 needs min_snr_gamma"),  # TINY trains with λ_t = 1
 ])
 def test_config_refuses_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -82,19 +84,24 @@ def test_a_fine_tune_needs_its_starting_weights_and_starts_from_them(tmp_path):
 
 def test_fine_tune_command_records_its_starting_model(tmp_path, monkeypatch):
     monkeypatch.setitem(MODELS, "flawed", replace(TINY, name="flawed"))
-    monkeypatch.setitem(FINETUNES, "offset", replace(TINY, name="offset", init_from="flawed", offset_noise=0.1))
+    monkeypatch.setitem(FINETUNES, "offset_ft", replace(TINY, name="offset_ft", init_from="flawed", offset_noise=0.1))
     quiet = {"eval_every": 0, "log": lambda *_: None, "final_samples": 8}
     train_models(["flawed"], tmp_path, **quiet)
-    manifest = train_models(["offset"], tmp_path, command="python -m zsnr_core train --model offset", **quiet)
-    entry = manifest["models"]["offset"]
+    manifest = train_models(["offset_ft"], tmp_path, command="python -m zsnr_core train --model offset_ft", **quiet)
+    entry = manifest["models"]["offset_ft"]
     flawed_sha = hashlib.sha256((tmp_path / "flawed.safetensors").read_bytes()).hexdigest()
     assert entry["init_from"] == {"file": "flawed.safetensors", "sha256": flawed_sha}
     assert entry["config"]["offset_noise"] == 0.1 and entry["config"]["init_from"] == "flawed"
-    assert load_model(tmp_path / "offset.safetensors")[1] == FINETUNES["offset"]
+    assert load_model(tmp_path / "offset_ft.safetensors")[1] == FINETUNES["offset_ft"]
+
+
+def test_the_from_scratch_offset_model_is_the_flawed_recipe_with_the_offset_alone():
+    assert EXPERIMENTS["offset"].offset_noise == 0.1  # the paper's section 5.4
+    assert replace(EXPERIMENTS["offset"], name="flawed", offset_noise=0.0) == MODELS["flawed"]
 
 
 def test_the_offset_pair_differs_only_by_the_offset():
-    offset_config, control = FINETUNES["offset"], FINETUNES["offset_control"]
+    offset_config, control = FINETUNES["offset_ft"], FINETUNES["offset_ft_control"]
     assert offset_config.offset_noise == 0.1 and control.offset_noise == 0.0  # 0.1: the paper's section 5.4
     assert replace(offset_config, name="x", offset_noise=0.0) == replace(control, name="x")
     assert replace(control, name="flawed", init_from=None, steps=MODELS["flawed"].steps, lr=MODELS["flawed"].lr,
@@ -106,12 +113,26 @@ def test_shipped_fine_tunes_load_verify_match_their_manifest_entry_and_sample(na
     manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["models"]
     entry = manifest[name]
     model, config = load_model(WEIGHTS_DIR / entry["file"])  # verifies the sha256 against the manifest
-    assert config == FINETUNES[name] and entry["config"] == json.loads(config.to_json())
+    # the entry reads back as the same config (a field added since it was written takes its default)
+    assert config == FINETUNES[name] == TrainConfig.from_json(json.dumps(entry["config"]))
     assert TrainConfig.from_json(load_file(WEIGHTS_DIR / entry["file"])[1]["config"]) == config
-    assert entry["command"] == f"python -m zsnr_core train --model {name} --out zsnr_core/toy/weights --eval-every 0"
-    assert entry["init_from"] == {"file": "flawed.safetensors", "sha256": manifest["flawed"]["sha256"]}
+    assert entry["command"].startswith(f"python -m zsnr_core train --model {name} --out ")
+    start = config.init_from
+    assert entry["init_from"] == {"file": f"{start}.safetensors", "sha256": manifest[start]["sha256"]}
     assert {"wall_time_s", "device", "torch", "final_loss", "final_metrics", "final_metrics_w3"} <= entry.keys()
-    assert entry["final_metrics"]["pipeline"] == OWN_PIPELINE[name] == "sd"
+    assert entry["final_metrics"]["pipeline"] == OWN_PIPELINE[name] == OWN_PIPELINE[start]  # sampled as its start
+    x = sample(model, PIPELINES[OWN_PIPELINE[name]], 4, steps=3)
+    assert x.shape == (4, 3, 32, 32) and bool(torch.isfinite(x).all())
+
+
+def test_the_shipped_from_scratch_offset_model_loads_verifies_and_matches_its_manifest_entry():
+    manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["models"]
+    entry = manifest["offset"]
+    model, config = load_model(WEIGHTS_DIR / entry["file"])  # verifies the sha256 against the manifest
+    assert config == EXPERIMENTS["offset"] == TrainConfig.from_json(json.dumps(entry["config"]))
+    assert "init_from" not in entry and entry["command"].startswith("python -m zsnr_core train --model offset --out ")
+    assert {"wall_time_s", "device", "torch", "final_loss", "final_metrics", "final_metrics_w3"} <= entry.keys()
+    assert entry["final_metrics"]["pipeline"] == OWN_PIPELINE["offset"] == "sd"
     x = sample(model, PIPELINES["sd"], 4, steps=3)
     assert x.shape == (4, 3, 32, 32) and bool(torch.isfinite(x).all())
 

@@ -14,9 +14,9 @@ from zsnr_core.toy.zoo import WEIGHTS_DIR, load_model
 
 
 def test_the_shipped_unets_are_listed_and_the_classifier_is_not():
-    from zsnr_core.toy.zoo import FINETUNES, MODELS
+    from zsnr_core.toy.zoo import EXPERIMENTS, FINETUNES, MODELS
 
-    assert bridge.shipped_models() == sorted([*MODELS, *FINETUNES])  # every shipped UNet; no classifier
+    assert bridge.shipped_models() == sorted([*MODELS, *EXPERIMENTS, *FINETUNES])  # every shipped UNet; no classifier
 
 
 def test_sampling_settings_give_the_training_schedule():

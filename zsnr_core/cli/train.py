@@ -74,9 +74,11 @@ def run_train_classifier(args) -> int:
 
 def register(sub):
     train = sub.add_parser("train", help="train the toy models from scratch (resumes from OUT/checkpoints)")
-    train.add_argument("--model", choices=("all", "flawed", "fixed", "offset", "offset_control"), default="all",
-                       help="which model (all: flawed and fixed, from scratch); offset and offset_control fine-tune "
-                       "the flawed model with and without offset noise (section 5.4)")
+    train.add_argument("--model", choices=("all", "flawed", "fixed", "offset", "offset_ft", "offset_ft_control", "fixed_ft"),
+                       default="all", help="which model (all: flawed and fixed, from scratch); offset: flawed's recipe "
+                       "with offset noise, from scratch (section 5.4); offset_ft and offset_ft_control fine-tune the "
+                       "flawed model with and without offset noise; fixed_ft fine-tunes the fixed model with weight at t = T "
+                       "(section 5.2)")
     train.add_argument("--out", default="zsnr_models", help="output folder (zsnr_models); "
                        "zsnr_core/toy/weights rebuilds the shipped ones")
     train.add_argument("--steps", type=number_in(int, 1, 10_000_000), default=None,

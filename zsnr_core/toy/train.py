@@ -53,6 +53,7 @@ class TrainConfig(JsonConfig):
     offset_noise: float = 0.0  # s of the offset noise ε + s·δ; the paper (section 5.4) writes 0.1
     init_from: str | None = None  # fine-tune: the weights it starts from (a shipped model's name, for the record)
     min_timestep: int = 0  # t is drawn uniformly from [min_timestep, T)
+    min_snr_floor: float = 0.0  # with min_snr_gamma: the least weight where SNR < γ (1: λ_t = 1 at t = T, §5.2)
 
     def __post_init__(self):
         check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
@@ -75,6 +76,8 @@ class TrainConfig(JsonConfig):
         check_int("min_timestep", self.min_timestep, 0, 999, fix="0 trains every timestep of the 1000")
         if self.min_snr_gamma is not None and check_float("min_snr_gamma", self.min_snr_gamma, 0.0) == 0.0:
             raise ValueError("min_snr_gamma must be > 0 or None (λ_t = 1), got 0; the shipped models use 5")
+        if check_float("min_snr_floor", self.min_snr_floor, 0.0, 1.0) and self.min_snr_gamma is None:
+            raise ValueError(f"min_snr_floor={self.min_snr_floor} needs min_snr_gamma (without it λ_t = 1 already)")
 
 
 def unet_for(config: TrainConfig, num_classes: int = NUM_CLASSES) -> TinyUNet:
@@ -208,7 +211,7 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, device="cpu
             group["lr"] = _lr(config, step)
         x0, noise, t, labels, bright, ab = _batch(config, step, ac, num_classes, device)
         out = model(add_noise(x0, noise, ab), t, labels, bright)
-        loss = diffusion_loss(out, x0, noise, ab, config.prediction_type, config.min_snr_gamma)
+        loss = diffusion_loss(out, x0, noise, ab, config.prediction_type, config.min_snr_gamma, config.min_snr_floor)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"[{config.name}] loss became {loss.item()} at step {step}; lower lr ({config.lr})")
         optimizer.zero_grad(set_to_none=True)
