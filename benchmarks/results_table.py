@@ -14,10 +14,16 @@ as the image grows from 16 × 16 × 1 to 64 × 64 × 3. Every pipeline samples f
 
     python benchmarks/results_table.py --offset [--json benchmarks/results_toy.json] ...
 
-runs only the offset-noise rows (Lin et al. 2024, section 5.4; minutes on a CPU): the flawed model, its fine-tune
-with offset noise and the control fine-tuned as long without it, all on SD's pipeline, beside the fixed model on its
-own, at w = 1 (the manifest records w = 3 for each model), every metric plus the shares of the brightness buckets
+runs only the offset-noise rows (Lin et al. 2024, section 5.4; minutes on a CPU): the flawed model, the model trained
+from scratch with its recipe plus offset noise, the flawed model's fine-tune with offset noise and the control
+fine-tuned as long without it, all on SD's pipeline, beside the fixed model on its own, at w = 1 (the manifest records w = 3 for each model), every metric plus the shares of the brightness buckets
 against the data's; with --json it adds them to that file under "offset" and keeps the rest.
+
+    python benchmarks/results_table.py --terminal [--num-samples 128] [--json benchmarks/results_toy.json] ...
+
+runs only section 5.2's rows: the fixed model and `fixed_ft` (its fine-tune with weight at t = T): how much the first
+prediction follows the noise, and the demo's metrics at w = 1 and 3 (φ = 0.7) and 7.5 (φ = 0 and 0.7), under
+"terminal" in the JSON.
 """
 from __future__ import annotations
 
@@ -52,7 +58,10 @@ ROWS = ("sd", "sd_trailing", "zsnr_v_leading", "zsnr_v_trailing", "zsnr_v_traili
 GUIDANCE = (1.0, 3.0, 7.5)
 SWEEP = (5, 10, 25, 50)
 RESOLUTIONS = ((1, 16), (3, 16), (1, 32), (3, 32), (3, 64))  # (channels, side)
-OFFSET_MODELS = ("flawed", "offset_control", "offset", "fixed")  # section 5.4: each on its own pipeline
+TERMINAL_MODELS = ("fixed", "fixed_ft")  # section 5.2: before and after the fine-tune with weight at t = T
+TERMINAL_GUIDANCE = ((1.0, 0.7), (3.0, 0.7), (7.5, 0.0), (7.5, 0.7))  # (w, φ): the demo's, and over-exposure's
+ASKED_GUIDANCE = 5.0  # brightness asked for in the offset rows
+OFFSET_MODELS = ("flawed", "offset", "offset_ft_control", "offset_ft", "fixed")  # section 5.4: each on its own pipeline
 
 
 def main() -> int:
@@ -65,6 +74,8 @@ def main() -> int:
     parser.add_argument("--weights", default=None, help="folder of the models (and classifier) to score: the shipped")
     parser.add_argument("--figure", default=None, help="write the brightness-guidance figure to this PNG")
     parser.add_argument("--offset", action="store_true", help="only the offset-noise rows (section 5.4)")
+    parser.add_argument("--terminal", action="store_true",
+                        help="only the section 5.2 rows: the fixed model against its fine-tune with weight at t = T")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -74,6 +85,8 @@ def main() -> int:
     features = reference_features(classifier, data)
     if args.offset:
         return offset_main(args, weights, data, classifier, features, device)
+    if args.terminal:
+        return terminal_main(args, weights, data, classifier, features, device)
     models = load_models(weights, device=device)
     n, t_start = args.num_samples, time.perf_counter()
     acc, inception, fid = data_scores(n, classifier, features)
@@ -136,9 +149,10 @@ def main() -> int:
 
 
 def offset_rows(weights: Path, data, n: int, steps: int, seed: int, device, classifier, features,
-                guidance=(1.0,), names=OFFSET_MODELS) -> list[dict]:
+                guidance=(1.0,), names=OFFSET_MODELS, asked_n: int = 128) -> list[dict]:
     """Each model of `names` on its own pipeline at each guidance: every metric, and the share of samples (clipped to
-    ±1, as `brightness_guidance` counts them) in each brightness bucket (`data.brightness_bucket`)."""
+    ±1, as `brightness_guidance` counts them) in each brightness bucket (`data.brightness_bucket`); then `asked_n`
+    samples asked for "dark" and for "bright" at w = ASKED_GUIDANCE (φ = 0): the share that lands in that bucket."""
     rows = []
     for name in names:
         model = load_model(weights / f"{name}.safetensors", device)[0]
@@ -149,21 +163,72 @@ def offset_rows(weights: Path, data, n: int, steps: int, seed: int, device, clas
             print(f"  {name:<15} w={w:<4g} {row.seconds:6.1f} s", file=sys.stderr)
             rows.append({"model": name, "pipeline": OWN_PIPELINE[name], "label": row.pipeline.label, "guidance": w,
                          "steps": steps, "buckets": buckets.tolist(), **row.metrics.as_dict()})
+        # reach when asked, as the paper's prompts ask for a dark or a bright image: the brightness condition at w = 5
+        rows[-1]["asked"] = {bucket: brightness_guidance(model, OWN_PIPELINE[name], bucket, asked_n, steps,
+                                                         ASKED_GUIDANCE, 0.0, seed, device)
+                             for bucket in ("dark", "bright")}
+        print(f"  {name:<15} asked dark / bright: in bucket {rows[-1]['asked']['dark']['hit']:.2f} / "
+              f"{rows[-1]['asked']['bright']['hit']:.2f}", file=sys.stderr)
     return rows
 
 
 def offset_main(args, weights: Path, data, classifier, features, device) -> int:
     t0 = time.perf_counter()
     rows = offset_rows(weights, data, args.num_samples, args.steps, args.seed, device, classifier, features)
+    return _report(args, "offset", rows, t0, format_offset, device)
+
+
+def _report(args, key: str, rows: list[dict], t0: float, format_rows, device) -> int:
+    """Print one partial run's table and, with --json, put it under `key` in that file, keeping the rest."""
     results = {"num_samples": args.num_samples, "steps": args.steps, "seed": args.seed, "device": str(device),
                "torch": torch.__version__, "rows": rows, "wall_time_s": round(time.perf_counter() - t0, 1)}
-    print(format_offset(results))
+    print(format_rows(results))
     if args.json:
         path = Path(args.json)
         everything = json.loads(path.read_text()) if path.exists() else {}
-        everything["offset"] = results
+        everything[key] = results
         path.write_text(json.dumps(everything, indent=1) + "\n")
     return 0
+
+
+def terminal_main(args, weights: Path, data, classifier, features, device) -> int:
+    """Section 5.2: how much each model's first prediction follows the noise (`terminal_prediction`, 64 noises per
+    class), and the demo's metrics on the fixed pipeline at the demo's w = 3, φ = 0.7, at w = 1, and at w = 7.5 with
+    and without Rescale CFG (over-exposure and its cure): what the fine-tune must not lose."""
+    from zsnr_core.toy.zoo import terminal_prediction
+
+    t0 = time.perf_counter()
+    rows = []
+    for name in TERMINAL_MODELS:
+        model = load_model(weights / f"{name}.safetensors", device)[0]
+        terminal = terminal_prediction(model, n=64, reference=data, device=device)
+        for w, phi in TERMINAL_GUIDANCE:
+            row = run_pipeline(FIXED, "trained", model, data, args.num_samples, args.steps, w, phi, args.seed,
+                               device, classifier=classifier, features=features)
+            print(f"  {name:<9} w={w:<4g} φ={phi:g} {row.seconds:6.1f} s", file=sys.stderr)
+            rows.append({"model": name, "guidance": w, "phi": phi, **row.metrics.as_dict()})
+        rows[-len(TERMINAL_GUIDANCE)]["terminal"] = terminal
+    return _report(args, "terminal", rows, t0, format_terminal, device)
+
+
+def format_terminal(results: dict) -> str:
+    out = [(f"Section 5.2: {results['num_samples']} samples per row on the fixed pipeline (zero SNR + v, trailing), "
+            f"{results['steps']} steps, seed {results['seed']}, {results['device']}, {results['wall_time_s']} s in all."),
+           "", "| model | coef. of v̂ on x_T | residual | x̂₀ spread | x̂₀ brightness spread |", "|---|---|---|---|---|"]
+    for r in results["rows"]:
+        if "terminal" in r:
+            m, e = r["terminal"]["model"], r["terminal"]["exact"]
+            out.append(f"| {r['model']} | {m['coef']:.3f} | {m['residual']:.3f} | {m['spread']:.3f} | "
+                       f"{m['brightness_spread']:.3f} |")
+    out += [f"| exact denoiser | {e['coef']:.3f} | {e['residual']:.3f} | {e['spread']:.3f} | "
+            f"{e['brightness_spread']:.3f} |", "",
+            "| model | w | φ | acc | W1 | dark % | bright % | std | FD₈ | toy-FID | beyond ±1 % |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        out.append(f"| {r['model']} | {r['guidance']:g} | {r['phi']:g} | {r['accuracy']:.3f} | {r['w1']:.3f} | "
+                   f"{100 * r['dark']:.1f} | {100 * r['bright']:.1f} | {r['brightness_std']:.3f} | {r['fd8']:.2f} | "
+                   f"{r['fid']:.2f} | {100 * r['saturated']:.2f} |")
+    return "\n".join(out)
 
 
 def format_offset(results: dict) -> str:
@@ -184,6 +249,20 @@ def format_offset(results: dict) -> str:
                    f"{r['brightness_std']:.3f} | {r['w1']:.3f} | {100 * r['dark']:.1f} | {100 * r['bright']:.1f} | "
                    + " / ".join(f"{100 * b:.0f}" for b in r["buckets"])
                    + f" | {r['fd8']:.2f} | {r['accuracy']:.3f} | {r['fid']:.2f} | {100 * r['saturated']:.2f} |")
+    asked = [r for r in results["rows"] if "asked" in r]
+    if asked:
+        bucket_mean = [float(lum[brightness_bucket(reference_data().images) == i].mean()) for i in (0, 2)]
+        n, w = asked[0]["asked"]["dark"]["n"], asked[0]["asked"]["dark"]["guidance"]
+        out += ["", (f"Asked for a dark or a bright image (the brightness condition, w = {w:g}, φ = 0, {n} samples "
+                     f"each): the share in the asked bucket, the mean brightness (the data's dark / bright buckets: "
+                     f"{bucket_mean[0]:+.3f} / {bucket_mean[1]:+.3f}) and pixels beyond ±1."), "",
+                "| model | dark: in bucket % | mean | beyond ±1 % | bright: in bucket % | mean | beyond ±1 % |",
+                "|---|---|---|---|---|---|---|"]
+        for r in asked:
+            d, b = r["asked"]["dark"], r["asked"]["bright"]
+            out.append(f"| {r['model']} ({r['pipeline']}) | {100 * d['hit']:.1f} | {d['brightness_mean']:+.3f} | "
+                       f"{100 * d['saturated']:.2f} | {100 * b['hit']:.1f} | {b['brightness_mean']:+.3f} | "
+                       f"{100 * b['saturated']:.2f} |")
     return "\n".join(out)
 
 
