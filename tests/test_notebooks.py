@@ -192,7 +192,7 @@ def test_sliders_redraw_their_one_figure_on_release(path):
         view, name = match.groups()
         assert re.search(rf"^{view} = display\({name}\(.*\), display_id=True\)", cell, re.MULTILINE), \
             f"{path.name}: {name}'s static figure is not displayed with a display_id in the widget's cell"
-        assert re.search(rf"plt\.close\(fig\).*\n\s+return fig", "".join(code)), f"{path.name}: {name} draws twice"
+        assert re.search(r"plt\.close\(fig\).*\n\s+return fig", "".join(code)), f"{path.name}: {name} draws twice"
         call = cell[cell.index("widgets.interact("):]
         sliders = re.findall(r"\w*Slider\((?:[^()]|\([^()]*\))*\)", call)
         assert sliders, f"{path.name}: {name} has no slider"

@@ -3,6 +3,7 @@ import hashlib
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -155,3 +156,40 @@ def test_terminal_prediction_measures_how_much_v_hat_at_t_T_follows_the_noise():
     assert 0.27 < follows["model"]["spread"] < 0.31
     shifted = terminal_prediction(lambda x, t, labels: exact(x, t, labels) + 0.5, n=8, reference=data)["model"]
     assert abs(shifted["coef"]) < 0.02 and shifted["residual"] > 0.4 and shifted["spread"] < 1e-6
+    # the data's own spreads within a class (the scale of "small"), whatever the model, checked against numpy
+    images, labels = data.images.double().numpy(), data.labels.numpy()
+    spread = np.mean([images[labels == c].std(0, ddof=1).mean() for c in range(4)])
+    brightness_spread = np.mean([images[labels == c].mean((1, 2, 3)).std(ddof=1) for c in range(4)])
+    assert abs(follows["data"]["spread"] - spread) < 1e-9 and abs(follows["data"]["brightness_spread"]
+                                                                 - brightness_spread) < 1e-9
+    assert follows["data"]["spread"] > 0.3  # images of one class differ: positions, sizes, brightness
+
+
+def test_terminal_guided_is_the_rescaled_extrapolation_of_the_data_means():
+    """At t = T a model that returns the exact means (minus them, as v̂) must get the same guided x̂_0 as the closed
+    form; with φ = 0 that x̂_0 is m_u + w (m_c - m_u) exactly, so its brightness is checked against numpy."""
+    from zsnr_core.toy.data import BRIGHTNESS_CLASSES, brightness_bucket, make_shapes
+    from zsnr_core.toy.pipelines import BRIGHTNESS_NULL
+    from zsnr_core.toy.zoo import terminal_guided
+
+    data = make_shapes(256, seed=0)
+    images, labels = data.images.double().numpy(), data.labels.numpy()
+    buckets = brightness_bucket(data.images).numpy()
+    target = BRIGHTNESS_CLASSES.index("bright")
+    m_u = images.mean(0)
+    m_c = np.stack([images[(labels == c) & (buckets == target)].mean(0) for c in range(4)])
+
+    def means(x, t, shape, bright):  # the exact v̂ at ᾱ = 0 for each (shape, brightness) condition, or for none
+        assert bool((t == 999).all())
+        rows = [m_u if int(s) == 4 else m_c[int(s)] for s in shape]
+        assert all((int(s) == 4) == (int(b) == BRIGHTNESS_NULL) for s, b in zip(shape, bright))
+        return -torch.from_numpy(np.stack(rows)).to(x.dtype)
+
+    for phi in (0.0, 0.7):
+        r = terminal_guided(means, "bright", 5.0, phi, n=2, reference=data)
+        # float32 model output against the float64 closed form: agreement to float32 rounding (|x̂_0| < 10)
+        assert abs(r["model"]["brightness"] - r["exact"]["brightness"]) < 1e-5
+        assert abs(r["model"]["beyond"] - r["exact"]["beyond"]) < 0.01
+    r = terminal_guided(means, "bright", 5.0, 0.0, n=2, reference=data)
+    assert abs(r["exact"]["brightness"] - float((m_u + 5.0 * (m_c - m_u)).mean())) < 1e-12
+    assert r["exact"]["brightness"] > 2.0 and r["exact"]["beyond"] > 0.9  # five times a bright bucket's mean

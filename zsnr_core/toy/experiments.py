@@ -13,7 +13,7 @@ import torch
 
 from .classifier import predict
 from .data import BRIGHTNESS_CLASSES, CLASSES, brightness_bucket
-from .metrics import brightness, class_accuracy, sample_metrics
+from .metrics import brightness, class_accuracy, sample_metrics, wasserstein1
 from .pipelines import PIPELINES, sample
 
 
@@ -36,8 +36,13 @@ BRIGHTNESS_GUIDANCE_ROWS = [("sd", w, 0.0) for w in (1.0, 5.0, 10.0)] + [
 
 
 def brightness_guidance(model, key: str, bucket: str, n: int, steps: int, guidance_scale: float,
-                        phi: float | None = None, seed: int = 0, device="cpu", classifier=None) -> dict:
-    """Samples asked for shape i mod 4 and brightness `bucket`; the over-exposure and delivery figures as a dict."""
+                        phi: float | None = None, seed: int = 0, device="cpu", classifier=None,
+                        data_images: torch.Tensor | None = None) -> dict:
+    """Samples asked for shape i mod 4 and brightness `bucket`; the over-exposure and delivery figures as a dict.
+
+    With `data_images`, also "w1_bucket": W1 between the samples' brightness and that of the data's images in the
+    asked bucket (unclipped, as `sample_metrics` measures W1): whether what is asked for fits the data, not only
+    lands in the bucket (section 5.4's "too bright or too dark")."""
     peaks = []
 
     def record(d):
@@ -56,4 +61,7 @@ def brightness_guidance(model, key: str, bucket: str, n: int, steps: int, guidan
     }
     if classifier is not None:
         out["accuracy"] = class_accuracy(predict(classifier, x)[0], asked_classes(n))
+    if data_images is not None:
+        in_bucket = data_images[brightness_bucket(data_images) == target]
+        out["w1_bucket"] = wasserstein1(brightness(x), brightness(in_bucket))
     return out
