@@ -22,8 +22,9 @@ against the data's; with --json it adds them to that file under "offset" and kee
     python benchmarks/results_table.py --terminal [--num-samples 128] [--json benchmarks/results_toy.json] ...
 
 runs only section 5.2's rows: the fixed model and `fixed_ft` (its fine-tune with weight at t = T): how much the first
-prediction follows the noise, and the demo's metrics at w = 1 and 3 (φ = 0.7) and 7.5 (φ = 0 and 0.7), under
-"terminal" in the JSON.
+prediction follows the noise and what it hands guidance at the first step, the demo's metrics at w = 1 and 3
+(φ = 0.7) and 7.5 (φ = 0 and 0.7), and asked for dark and bright at w = 5 and 10 (φ = 0 and 0.7: over-exposure and
+its cure), under "terminal" in the JSON.
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ SWEEP = (5, 10, 25, 50)
 RESOLUTIONS = ((1, 16), (3, 16), (1, 32), (3, 32), (3, 64))  # (channels, side)
 TERMINAL_MODELS = ("fixed", "fixed_ft")  # section 5.2: before and after the fine-tune with weight at t = T
 TERMINAL_GUIDANCE = ((1.0, 0.7), (3.0, 0.7), (7.5, 0.0), (7.5, 0.7))  # (w, φ): the demo's, and over-exposure's
+FIRST_GUIDED = (5.0, 0.7)  # (w, φ) of the guided first prediction at t = T, asked for "bright"
+TERMINAL_ASKED = ((5.0, 0.0), (5.0, 0.7), (10.0, 0.0), (10.0, 0.7))  # (w, φ) asked dark / bright: docs/toy.md's cure
 ASKED_GUIDANCE = 5.0  # brightness asked for in the offset rows
 OFFSET_MODELS = ("flawed", "offset", "offset_ft_control", "offset_ft", "fixed")  # section 5.4: each on its own pipeline
 
@@ -165,7 +168,8 @@ def offset_rows(weights: Path, data, n: int, steps: int, seed: int, device, clas
                          "steps": steps, "buckets": buckets.tolist(), **row.metrics.as_dict()})
         # reach when asked, as the paper's prompts ask for a dark or a bright image: the brightness condition at w = 5
         rows[-1]["asked"] = {bucket: brightness_guidance(model, OWN_PIPELINE[name], bucket, asked_n, steps,
-                                                         ASKED_GUIDANCE, 0.0, seed, device)
+                                                         ASKED_GUIDANCE, 0.0, seed, device,
+                                                         data_images=data.images)
                              for bucket in ("dark", "bright")}
         print(f"  {name:<15} asked dark / bright: in bucket {rows[-1]['asked']['dark']['hit']:.2f} / "
               f"{rows[-1]['asked']['bright']['hit']:.2f}", file=sys.stderr)
@@ -194,40 +198,71 @@ def _report(args, key: str, rows: list[dict], t0: float, format_rows, device) ->
 def terminal_main(args, weights: Path, data, classifier, features, device) -> int:
     """Section 5.2: how much each model's first prediction follows the noise (`terminal_prediction`, 64 noises per
     class), and the demo's metrics on the fixed pipeline at the demo's w = 3, φ = 0.7, at w = 1, and at w = 7.5 with
-    and without Rescale CFG (over-exposure and its cure): what the fine-tune must not lose."""
-    from zsnr_core.toy.zoo import terminal_prediction
+    and without Rescale CFG; then asked for dark and bright at TERMINAL_ASKED (over-exposure and its cure, as
+    docs/toy.md measures them): what the fine-tune must not lose."""
+    from zsnr_core.toy.zoo import terminal_guided, terminal_prediction
 
     t0 = time.perf_counter()
     rows = []
     for name in TERMINAL_MODELS:
         model = load_model(weights / f"{name}.safetensors", device)[0]
         terminal = terminal_prediction(model, n=64, reference=data, device=device)
+        terminal["guided"] = terminal_guided(model, "bright", *FIRST_GUIDED, n=64, reference=data, device=device)
         for w, phi in TERMINAL_GUIDANCE:
             row = run_pipeline(FIXED, "trained", model, data, args.num_samples, args.steps, w, phi, args.seed,
                                device, classifier=classifier, features=features)
             print(f"  {name:<9} w={w:<4g} φ={phi:g} {row.seconds:6.1f} s", file=sys.stderr)
             rows.append({"model": name, "guidance": w, "phi": phi, **row.metrics.as_dict()})
         rows[-len(TERMINAL_GUIDANCE)]["terminal"] = terminal
+        rows[-1]["asked"] = [brightness_guidance(model, FIXED, bucket, args.num_samples, args.steps, w, phi, args.seed,
+                                                 device, data_images=data.images)
+                             for w, phi in TERMINAL_ASKED for bucket in ("dark", "bright")]
+        print(f"  {name:<9} asked: beyond ±1 " + ", ".join(f"{100 * a['saturated']:.1f} %" for a in rows[-1]["asked"]),
+              file=sys.stderr)
     return _report(args, "terminal", rows, t0, format_terminal, device)
+
+
+def _guided(terminal: dict, who: str) -> str:
+    g = terminal.get("guided", {}).get(who)
+    return f"{g['brightness']:.3f} | {100 * g['beyond']:.1f}" if g else " | "
 
 
 def format_terminal(results: dict) -> str:
     out = [(f"Section 5.2: {results['num_samples']} samples per row on the fixed pipeline (zero SNR + v, trailing), "
             f"{results['steps']} steps, seed {results['seed']}, {results['device']}, {results['wall_time_s']} s in all."),
-           "", "| model | coef. of v̂ on x_T | residual | x̂₀ spread | x̂₀ brightness spread |", "|---|---|---|---|---|"]
-    for r in results["rows"]:
-        if "terminal" in r:
-            m, e = r["terminal"]["model"], r["terminal"]["exact"]
-            out.append(f"| {r['model']} | {m['coef']:.3f} | {m['residual']:.3f} | {m['spread']:.3f} | "
-                       f"{m['brightness_spread']:.3f} |")
-    out += [f"| exact denoiser | {e['coef']:.3f} | {e['residual']:.3f} | {e['spread']:.3f} | "
-            f"{e['brightness_spread']:.3f} |", "",
+           "", ("| model | coef. of v̂ on x_T | residual | x̂₀ spread | x̂₀ brightness spread | guided x̂₀: brightness | "
+                "beyond ±1 % |"), "|---|---|---|---|---|---|---|"]
+    terminal = [(r["model"], r["terminal"]) for r in results["rows"] if "terminal" in r]
+    for name, t in terminal:
+        m = t["model"]
+        out.append(f"| {name} | {m['coef']:.3f} | {m['residual']:.3f} | {m['spread']:.3f} | "
+                   f"{m['brightness_spread']:.3f} | {_guided(t, 'model')} |")
+    e, d = terminal[0][1]["exact"], terminal[0][1].get("data")  # the same for every model
+    out.append(f"| exact denoiser | {e['coef']:.3f} | {e['residual']:.3f} | {e['spread']:.3f} | "
+               f"{e['brightness_spread']:.3f} | {_guided(terminal[0][1], 'exact')} |")
+    if d:  # the variation the samples end with: the scale of the two spreads above
+        out.append(f"| data, within a class | | | {d['spread']:.3f} | {d['brightness_spread']:.3f} | | |")
+    w, phi = FIRST_GUIDED
+    out += ["", (f"Guided x̂₀: the first prediction at t = T asked for \"bright\" at w = {w:g}, φ = {phi:g} "
+                 "(zoo.terminal_guided); for the exact denoiser, the data's mean images extrapolated and rescaled.")]
+    out += ["",
             "| model | w | φ | acc | W1 | dark % | bright % | std | FD₈ | toy-FID | beyond ±1 % |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
         out.append(f"| {r['model']} | {r['guidance']:g} | {r['phi']:g} | {r['accuracy']:.3f} | {r['w1']:.3f} | "
                    f"{100 * r['dark']:.1f} | {100 * r['bright']:.1f} | {r['brightness_std']:.3f} | {r['fd8']:.2f} | "
                    f"{r['fid']:.2f} | {100 * r['saturated']:.2f} |")
+    asked = [(r["model"], r["asked"]) for r in results["rows"] if "asked" in r]
+    if asked:
+        out += ["", (f"Asked for dark and bright ({results['num_samples']} samples each): the share in the asked "
+                     "bucket, mean brightness, W1 against the data's images in that bucket, pixels beyond ±1."), "",
+                ("| model | w | φ | dark: in bucket % | mean | W1 | beyond ±1 % | bright: in bucket % | mean | W1 | "
+                 "beyond ±1 % |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, rows in asked:
+            for d, b in zip(rows[::2], rows[1::2]):
+                out.append(f"| {name} | {d['guidance']:g} | {d['phi']:g} | " + " | ".join(
+                    f"{100 * a['hit']:.1f} | {a['brightness_mean']:+.3f} | {a['w1_bucket']:.3f} | "
+                    f"{100 * a['saturated']:.2f}" for a in (d, b)) + " |")
     return "\n".join(out)
 
 
@@ -255,14 +290,14 @@ def format_offset(results: dict) -> str:
         n, w = asked[0]["asked"]["dark"]["n"], asked[0]["asked"]["dark"]["guidance"]
         out += ["", (f"Asked for a dark or a bright image (the brightness condition, w = {w:g}, φ = 0, {n} samples "
                      f"each): the share in the asked bucket, the mean brightness (the data's dark / bright buckets: "
-                     f"{bucket_mean[0]:+.3f} / {bucket_mean[1]:+.3f}) and pixels beyond ±1."), "",
-                "| model | dark: in bucket % | mean | beyond ±1 % | bright: in bucket % | mean | beyond ±1 % |",
-                "|---|---|---|---|---|---|---|"]
+                     f"{bucket_mean[0]:+.3f} / {bucket_mean[1]:+.3f}), W1 between the samples' brightness and the "
+                     f"data's images in that bucket, and pixels beyond ±1."), "",
+                "| model | dark: in bucket % | mean | W1 | beyond ±1 % | bright: in bucket % | mean | W1 | beyond ±1 % |",
+                "|---|---|---|---|---|---|---|---|---|"]
         for r in asked:
-            d, b = r["asked"]["dark"], r["asked"]["bright"]
-            out.append(f"| {r['model']} ({r['pipeline']}) | {100 * d['hit']:.1f} | {d['brightness_mean']:+.3f} | "
-                       f"{100 * d['saturated']:.2f} | {100 * b['hit']:.1f} | {b['brightness_mean']:+.3f} | "
-                       f"{100 * b['saturated']:.2f} |")
+            out.append(f"| {r['model']} ({r['pipeline']}) | " + " | ".join(
+                f"{100 * a['hit']:.1f} | {a['brightness_mean']:+.3f} | {a['w1_bucket']:.3f} | {100 * a['saturated']:.2f}"
+                for a in (r["asked"]["dark"], r["asked"]["bright"])) + " |")
     return "\n".join(out)
 
 
