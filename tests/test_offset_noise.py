@@ -193,3 +193,30 @@ def test_terminal_guided_is_the_rescaled_extrapolation_of_the_data_means():
     r = terminal_guided(means, "bright", 5.0, 0.0, n=2, reference=data)
     assert abs(r["exact"]["brightness"] - float((m_u + 5.0 * (m_c - m_u)).mean())) < 1e-12
     assert r["exact"]["brightness"] > 2.0 and r["exact"]["beyond"] > 0.9  # five times a bright bucket's mean
+
+
+def test_ideal_denoiser_brightness_condition_is_the_bucket_restricted_posterior():
+    """The exact denoiser asked for (shape, bucket) is the toy UNet's condition made exact: at ᾱ = 0 its x̂_0 is the
+    mean of the data's images of that shape in that bucket (checked against numpy); the null bucket changes nothing
+    (the same logits, so equal bit for bit); and at t = T guidance on it gives terminal_guided's closed form."""
+    from zsnr_core.toy.data import BRIGHTNESS_CLASSES, brightness_bucket, make_shapes
+    from zsnr_core.toy.ideal import IdealDenoiser
+    from zsnr_core.toy.pipelines import BRIGHTNESS_NULL
+    from zsnr_core.toy.zoo import terminal_guided
+
+    data = make_shapes(256, seed=0)
+    images, labels = data.images.double().numpy(), data.labels.numpy()
+    buckets = brightness_bucket(data.images).numpy()
+    exact = IdealDenoiser(data, schedule(True), "sample")
+    x = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    shape, bright = torch.tensor([0, 1, 2, 3, 0, 2]), torch.tensor([0, 2, 2, 0, 1, 0])
+    x0 = exact(x, torch.full((6,), 999), shape, bright).double().numpy()
+    for i, (s, b) in enumerate(zip(shape.tolist(), bright.tolist())):
+        assert ((labels == s) & (buckets == b)).sum() >= 5  # every pair asked for has images to average
+        # a float32 output of a float64 average of values in [-1, 1]: equal to float32 rounding
+        assert np.abs(x0[i] - images[(labels == s) & (buckets == b)].mean(0)).max() < 1e-6
+    t = torch.full((6,), 500)
+    assert torch.equal(exact(x, t, shape, torch.full((6,), BRIGHTNESS_NULL)), exact(x, t, shape))
+    v = IdealDenoiser(data, schedule(True), "v_prediction")
+    r = terminal_guided(v, "bright", 5.0, 0.7, n=2, reference=data)
+    assert BRIGHTNESS_CLASSES[2] == "bright" and abs(r["model"]["brightness"] - r["exact"]["brightness"]) < 1e-5
