@@ -220,3 +220,18 @@ def test_ideal_denoiser_brightness_condition_is_the_bucket_restricted_posterior(
     v = IdealDenoiser(data, schedule(True), "v_prediction")
     r = terminal_guided(v, "bright", 5.0, 0.7, n=2, reference=data)
     assert BRIGHTNESS_CLASSES[2] == "bright" and abs(r["model"]["brightness"] - r["exact"]["brightness"]) < 1e-5
+
+
+def test_ideal_denoiser_refuses_a_condition_no_image_meets():
+    """A (shape, bucket) with no image would make the posterior 0/0 (a silent NaN); it is refused by name."""
+    from zsnr_core.toy.data import ToyData
+    from zsnr_core.toy.ideal import IdealDenoiser
+
+    dark = ToyData(torch.full((3, 3, 8, 8), -0.8), torch.tensor([0, 1, 2]))  # every image dark, no class 3
+    exact = IdealDenoiser(dark, schedule(True), "sample")
+    x, t = torch.zeros(2, 3, 8, 8), torch.full((2,), 500)
+    assert bool(torch.isfinite(exact(x, t, torch.tensor([0, 1]), torch.tensor([0, 0]))).all())
+    with pytest.raises(ValueError, match="bucket 2"):
+        exact(x, t, torch.tensor([0, 1]), torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match="class 3"):
+        exact(x, t, torch.tensor([3, 0]))

@@ -21,9 +21,10 @@ class IdealDenoiser:
     """`denoiser(x_t, t, labels)` returns the exact ε̂, v̂ or x̂_0 for `data` under the schedule `alphas_cumprod`.
 
     `labels` (B,) selects a class; the value `data.num_classes` (the null label, as for the UNet) or `None` means
-    unconditional. `brightness` (B,) likewise selects the images of one bucket of `data.BRIGHTNESS_CLASSES`, its
-    length (the UNet's null, `pipelines.BRIGHTNESS_NULL`) meaning any: the same call as the toy UNet's. Logits are
-    formed in float64 so that the posterior stays exact down to ᾱ_0 ≈ 1.
+    unconditional. `brightness` (B,) likewise selects the images of one bucket of `toy.data.BRIGHTNESS_CLASSES`,
+    its length (the UNet's null, `pipelines.BRIGHTNESS_NULL`) meaning any: the same call as the toy UNet's. A
+    condition no image of `data` meets is refused (its posterior would be 0/0). Logits are formed in float64 so that
+    the posterior stays exact down to ᾱ_0 ≈ 1.
     """
 
     def __init__(self, data, alphas_cumprod, prediction_type: str = "v_prediction"):
@@ -54,6 +55,14 @@ class IdealDenoiser:
             brightness = brightness.to(self.buckets.device).view(-1, 1)
             other = (brightness != self.buckets.view(1, -1)) & (brightness != len(BRIGHTNESS_CLASSES))
             score = score.masked_fill(other, -torch.inf)
+        if labels is not None or brightness is not None:
+            empty = torch.isneginf(score).all(1)
+            if bool(empty.any()):
+                i = int(empty.nonzero()[0])
+                asked = ", ".join(f"{k} {int(v.flatten()[i])}" for k, v in (("class", labels), ("bucket", brightness))
+                                  if v is not None)
+                raise ValueError(f"IdealDenoiser: no image of the data set has {asked} (sample {i}); ask for a "
+                                 "condition the data holds, or pass a larger data set")
         one_minus = 1 - ab
         exact = one_minus == 0  # ᾱ = 1: the softmax's limit is the nearest image
         nearest = torch.where(score == score.max(dim=1, keepdim=True).values, 0.0, -torch.inf)
